@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine (each creates .venv and installs on first use):
+#   make demo   run all notebooks with papermill on the built-in demo data -> runs/, figures/
+#   make test   the test suite: package tests + nbval over the notebooks
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.semgru-installed
+PYTEST_ARGS ?=
+
+.PHONY: install test test-fast demo bench clean help
+
+help:
+	@echo "make demo   - run notebooks 01-05 with papermill on every built-in demo dataset"
+	@echo "make test   - run the test suite (pytest + nbval)"
+	@echo "make bench  - speed benchmarks (not part of the tests)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,test]"
+	touch $@
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python -m semgru_keras.run --all-demo
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .cache

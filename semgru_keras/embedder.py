@@ -1,0 +1,174 @@
+"""A scikit-learn front to the feature learner: ``SemanticEmbedder``.
+
+``make_pipeline(SemanticEmbedder(), StandardScaler(), SVR(kernel="rbf"))`` is the
+paper's full system (Fig. 1, right): the GRU learns features from the training songs
+only, and the SVR/SVM is fitted on those features. Because it is an ordinary
+transformer, ``cross_val_predict`` refits it inside every fold, so no test-fold song
+ever reaches the feature learner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .model import build_feature_model
+from .training import embed, input_statistics, train_model
+
+__all__ = ["SemanticEmbedder", "QUADRANT_CORNERS", "annotation_matrix"]
+
+#: The paper's valence–arousal coding of the four Last.fm classes (Section V-A, Fig. 2).
+QUADRANT_CORNERS: dict[str, tuple[float, float]] = {
+    "happy": (1.0, 1.0),
+    "angry": (-1.0, 1.0),
+    "sad": (-1.0, -1.0),
+    "relaxed": (1.0, -1.0),
+}
+
+
+def annotation_matrix(y, class_vectors: Mapping | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Turn targets into the annotation matrix ``A`` of Eq. 13.
+
+    Returns ``(A, classes)``: a 2-D numeric ``y`` is used as it is (``classes`` is
+    ``None``); a 1-D array of labels becomes one-hot rows over ``classes`` (sorted), or
+    the rows of ``class_vectors[label]`` when a mapping such as :data:`QUADRANT_CORNERS`
+    is given.
+    """
+    y = np.asarray(y)
+    if y.ndim == 2:
+        a = y.astype(np.float32)
+        if not np.all(np.isfinite(a)):
+            raise ValueError("annotations contain NaN or infinite values")
+        zero = np.flatnonzero(~np.any(a != 0, axis=1))
+        if zero.size:
+            raise ValueError(
+                f"{zero.size} annotation rows are all zero (rows {zero[:10].tolist()}...): "
+                "their cosine similarity is undefined"
+            )
+        return a, None
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D labels or a 2-D annotation matrix, got shape {y.shape}")
+    if np.issubdtype(y.dtype, np.floating) and not np.all(y == np.round(y)):
+        raise ValueError(
+            "a single real-valued target has no useful cosine geometry (every cosine is ±1); "
+            "pass the full annotation matrix (n_songs, n_targets) or class labels"
+        )
+    classes = np.unique(y)
+    if class_vectors is None:
+        return (y[:, None] == classes[None, :]).astype(np.float32), classes
+    missing = [c for c in classes if c not in class_vectors]
+    if missing:
+        raise ValueError(f"no vector for classes {missing}; class_vectors knows {sorted(class_vectors)}")
+    return np.array([class_vectors[c] for c in y], dtype=np.float32), classes
+
+
+class SemanticEmbedder(TransformerMixin, BaseEstimator):
+    """Learn song features with the Semantic Embedding GRU (scikit-learn transformer).
+
+    Parameters
+    ----------
+    units : tuple of int
+        GRU layer sizes (paper: ``(100, 50)``); the output has ``units[-1]`` features.
+    epochs, batch_size, crop_length : int
+        Training protocol (paper: 100 epochs, 100 songs, 100-vector crops).
+    learning_rate, rho : float
+        Adadelta settings (Zeiler's step 1.0; paper: ρ = 0.9).
+    init_stddev : float or None
+        Weights ~ N(0, ``init_stddev``) (paper: 0.01).
+    reset_after : bool
+        GRU variant (``False`` = the paper's Eqs. 9–10).
+    standardize : bool
+        Standardise input dimensions with statistics of the training songs (stored in
+        the model). Not in the paper; see :func:`build_feature_model`.
+    class_vectors : mapping, optional
+        For class labels: label → annotation vector (e.g. :data:`QUADRANT_CORNERS`);
+        default one-hot.
+    seed : int
+        Seeds weights, crops and shuffling; the same seed repeats a CPU run exactly.
+    verbose : int
+        Keras ``fit`` verbosity (0 silent, 2 one line per epoch).
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained feature model.
+    history_ : dict
+        Per-epoch loss values.
+    classes_ : ndarray or None
+        Class labels seen in ``fit`` (``None`` for annotation matrices).
+    n_train_ : int
+        Number of songs the model was trained on.
+    """
+
+    def __init__(
+        self,
+        units: Sequence[int] = (100, 50),
+        epochs: int = 100,
+        batch_size: int = 100,
+        crop_length: int = 100,
+        learning_rate: float = 1.0,
+        rho: float = 0.9,
+        init_stddev: float | None = 0.01,
+        reset_after: bool = False,
+        standardize: bool = True,
+        class_vectors: Mapping | None = None,
+        seed: int = 0,
+        verbose: int = 0,
+    ):
+        self.units = units
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.crop_length = crop_length
+        self.learning_rate = learning_rate
+        self.rho = rho
+        self.init_stddev = init_stddev
+        self.reset_after = reset_after
+        self.standardize = standardize
+        self.class_vectors = class_vectors
+        self.seed = seed
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Train the feature learner on sequences ``X`` with annotations derived from ``y``."""
+        X = list(X)
+        annotations, self.classes_ = annotation_matrix(y, self.class_vectors)
+        if len(annotations) != len(X):
+            raise ValueError(f"{len(X)} sequences but {len(annotations)} targets")
+        mean, variance = input_statistics(X) if self.standardize else (None, None)
+        self.model_ = build_feature_model(
+            input_dim=np.asarray(X[0]).shape[1],
+            units=tuple(self.units),
+            init_stddev=self.init_stddev,
+            reset_after=self.reset_after,
+            input_mean=mean,
+            input_variance=variance,
+            seed=self.seed,
+        )
+        history = train_model(
+            self.model_,
+            X,
+            annotations,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            crop_length=self.crop_length,
+            learning_rate=self.learning_rate,
+            rho=self.rho,
+            seed=self.seed,
+            verbose=self.verbose,
+        )
+        self.history_ = dict(history.history)
+        self.n_features_out_ = int(self.units[-1])
+        self.n_train_ = len(X)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Full-length learned features, shape ``(n_songs, units[-1])``."""
+        check_is_fitted(self, "model_")
+        return embed(self.model_, list(X))
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return np.array([f"semgru{i}" for i in range(self.n_features_out_)], dtype=object)

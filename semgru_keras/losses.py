@@ -1,0 +1,94 @@
+"""The Semantic Embedding loss (paper, Section IV, Eqs. 12–13).
+
+For a batch of song features ``F`` (batch, d) and annotations ``A`` (batch, k), let
+``F′`` and ``A′`` be their row-L2-normalised copies. Then ``F′F′ᵀ`` and ``A′A′ᵀ`` hold the
+cosine similarities (Eq. 12) of every pair of songs, and the loss is
+
+    L(F, A) = ‖F′F′ᵀ − A′A′ᵀ‖_F                                            (Eq. 13)
+
+so training pulls the geometry of the feature space towards that of the annotation
+space; ``d`` and ``k`` need not be equal.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = ["CosineGramLoss", "cosine_gram", "safe_l2_normalize"]
+
+
+def safe_l2_normalize(x, epsilon: float = 1e-12):
+    """Row-wise ``x / ‖x‖`` with finite values and gradients for all-zero rows.
+
+    ``keras.ops.normalize`` differentiates to ~1e7 at a zero row; clamping the squared
+    norm before ``rsqrt`` keeps a zero row at zero with a bounded gradient.
+    """
+    squared_norm = ops.sum(ops.square(x), axis=-1, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(squared_norm, epsilon))
+
+
+def cosine_gram(x, epsilon: float = 1e-12):
+    """Cosine-similarity (Gram) matrix ``X′X′ᵀ`` of the rows of ``x`` (Eq. 12), (batch, batch)."""
+    x = safe_l2_normalize(x, epsilon)
+    return ops.matmul(x, ops.transpose(x))
+
+
+@keras.saving.register_keras_serializable(package="semgru_keras")
+class CosineGramLoss(keras.losses.Loss):
+    """Frobenius distance between the cosine-Gram matrices of features and annotations (Eq. 13).
+
+    Parameters
+    ----------
+    squared : bool
+        Return ``‖·‖_F²`` instead of ``‖·‖_F`` (smoother at the minimum; same minimiser).
+    epsilon : float
+        Floor of squared norms, for zero rows and for the square root at the minimum.
+    reduction, name, dtype
+        As for any ``keras.losses.Loss``. The loss of a batch is one scalar, which every
+        reduction leaves as it is.
+
+    Notes
+    -----
+    ``y_true`` is the annotation matrix ``A`` (batch, k) and ``y_pred`` the feature
+    matrix ``F`` (batch, d). The value is exactly 0 when the two Gram matrices are equal,
+    and the gradient there is 0 rather than NaN (the square root is only taken of
+    values above ``epsilon``). A batch of one song always scores 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss = CosineGramLoss()
+    >>> a = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> f = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    >>> float(loss(a, f))
+    0.0
+    """
+
+    def __init__(
+        self,
+        squared: bool = False,
+        epsilon: float = 1e-12,
+        reduction: str = "sum_over_batch_size",
+        name: str = "cosine_gram",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.squared = bool(squared)
+        self.epsilon = float(epsilon)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        diff = cosine_gram(y_pred, self.epsilon) - cosine_gram(y_true, self.epsilon)
+        squared_norm = ops.sum(ops.square(diff))
+        if self.squared:
+            return squared_norm
+        # sqrt has an infinite slope at 0: take it only where the value is safely positive.
+        positive = squared_norm > self.epsilon
+        return ops.where(positive, ops.sqrt(ops.where(positive, squared_norm, 1.0)), 0.0)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(squared=self.squared, epsilon=self.epsilon)
+        return config
