@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -144,7 +145,9 @@ def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarr
     if not path.is_file():
         raise FileNotFoundError(f"{path}: audio file not found")
     try:
-        y, rate = librosa.load(path, sr=sr, mono=True, dtype=np.float32)
+        with warnings.catch_warnings():  # librosa warns before falling back to audioread
+            warnings.simplefilter("ignore")
+            y, rate = librosa.load(path, sr=sr, mono=True, dtype=np.float32)
     except Exception as exc:  # soundfile/audioread raise many types; name the file
         raise AudioError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
     if y.size == 0:

@@ -21,11 +21,15 @@ __all__ = ["CosineGramLoss", "cosine_gram", "safe_l2_normalize"]
 def safe_l2_normalize(x, epsilon: float = 1e-12):
     """Row-wise ``x / ‖x‖`` with finite values and gradients for all-zero rows.
 
-    ``keras.ops.normalize`` differentiates to ~1e7 at a zero row; clamping the squared
-    norm before ``rsqrt`` keeps a zero row at zero with a bounded gradient.
+    ``keras.ops.normalize`` differentiates to ~1e7 at a zero row, and clamping the norm
+    alone still gives a gradient of ``1/sqrt(epsilon)``. Rows whose squared norm is at
+    most ``epsilon`` are mapped to zero with a zero gradient (the direction of a zero
+    vector is undefined); ``rsqrt`` only ever sees values above ``epsilon``.
     """
     squared_norm = ops.sum(ops.square(x), axis=-1, keepdims=True)
-    return x * ops.rsqrt(ops.maximum(squared_norm, epsilon))
+    nonzero = squared_norm > epsilon
+    safe = ops.where(nonzero, squared_norm, 1.0)
+    return ops.where(nonzero, x * ops.rsqrt(safe), 0.0)
 
 
 def cosine_gram(x, epsilon: float = 1e-12):
