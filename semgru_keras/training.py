@@ -28,6 +28,8 @@ __all__ = [
     "train_model",
     "embed",
     "predict_sequences",
+    "save_history",
+    "load_history",
 ]
 
 
@@ -199,3 +201,20 @@ def predict_sequences(
 def embed(model: keras.Model, sequences: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
     """Full-length song features ``F`` (n, d) from a trained feature model (Eq. 11)."""
     return predict_sequences(model, sequences, batch_size=batch_size)
+
+
+def save_history(history: dict, path) -> None:
+    """Write a Keras ``History.history`` dict as JSON (floats per epoch)."""
+    import json
+    from pathlib import Path
+
+    clean = {key: [float(v) for v in values] for key, values in history.items()}
+    Path(path).write_text(json.dumps(clean, indent=1))
+
+
+def load_history(path) -> dict:
+    """Read a history written by :func:`save_history`."""
+    import json
+    from pathlib import Path
+
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,218 @@
+"""Run the notebooks headlessly with papermill, one dataset at a time.
+
+::
+
+    python -m semgru_keras.run --dataset synthetic-gems              # quick demo settings
+    python -m semgru_keras.run --dataset emotify --data-root PATH --full
+    python -m semgru_keras.run --all-demo                             # what `make demo` runs
+    python -m semgru_keras.run --dataset synthetic-quadrants -p epochs 5 -p seed 1
+
+Notebooks ``01``–``05`` run in order; executed copies go to ``runs/<dataset>/`` (git-ignored)
+and the figures they save are copied to ``figures/<dataset>/``. The first failing notebook
+stops the run with the notebook and cell named.
+
+The notebooks call :func:`settings` in their first code cell to turn the papermill
+parameters into concrete values (``mode="quick"`` or ``"full"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "settings", "run_notebooks", "main"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+NOTEBOOKS = (
+    "01_features.ipynb",
+    "02_model.ipynb",
+    "03_loss.ipynb",
+    "04_training.ipynb",
+    "05_evaluation.ipynb",
+)
+DEMO_DATASETS = ("synthetic-gems", "synthetic-quadrants")
+
+#: Settings per mode. "full" is the paper's protocol (Section V-B); "quick" is the
+#: demo/test setting that runs on a laptop CPU in minutes.
+MODES: dict[str, dict] = {
+    "quick": {"epochs": 30, "n_folds": 3},
+    "full": {"epochs": 100, "n_folds": 10},
+}
+
+
+class NotebookRunError(RuntimeError):
+    """A notebook failed; the message names the notebook and the cell."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Concrete settings of one notebook run (see :func:`settings`)."""
+
+    dataset: str
+    data_root: str | None
+    mode: str
+    seed: int
+    epochs: int
+    n_folds: int
+    output_dir: Path
+    figures_dir: Path
+
+    def figure_path(self, name: str) -> Path:
+        """Where a notebook saves figure ``name`` (PNG)."""
+        self.figures_dir.mkdir(parents=True, exist_ok=True)
+        return self.figures_dir / f"{name}.png"
+
+    def to_dict(self) -> dict:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+def slug(dataset: str) -> str:
+    """Folder-safe name of a dataset name or path."""
+    name = Path(str(dataset)).name if ("/" in str(dataset) or "\\" in str(dataset)) else str(dataset)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "dataset"
+
+
+def settings(
+    dataset: str = "synthetic-gems",
+    data_root: str | None = None,
+    mode: str = "quick",
+    seed: int = 0,
+    epochs: int | None = None,
+    n_folds: int | None = None,
+    output_dir: str | None = None,
+) -> RunSettings:
+    """Resolve a notebook's papermill parameters into concrete settings.
+
+    ``epochs`` and ``n_folds`` default to the values of ``mode`` (:data:`MODES`);
+    ``output_dir`` defaults to ``runs/<dataset>`` in the repository. Figures are saved
+    under ``<output_dir>/figures``; the runner copies them to ``figures/<dataset>/``.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+    preset = MODES[mode]
+    out = Path(output_dir) if output_dir else REPO_ROOT / "runs" / slug(dataset)
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    return RunSettings(
+        dataset=str(dataset),
+        data_root=None if data_root in (None, "") else str(data_root),
+        mode=mode,
+        seed=int(seed),
+        epochs=int(epochs if epochs is not None else preset["epochs"]),
+        n_folds=int(n_folds if n_folds is not None else preset["n_folds"]),
+        output_dir=out,
+        figures_dir=out / "figures",
+    )
+
+
+def run_notebooks(
+    dataset: str,
+    data_root: str | None = None,
+    mode: str = "quick",
+    parameters: dict | None = None,
+    runs_dir: str | Path | None = None,
+    figures_dir: str | Path | None = None,
+    notebooks: tuple[str, ...] = NOTEBOOKS,
+    kernel_name: str = "python3",
+    log_output: bool = False,
+) -> Path:
+    """Execute ``notebooks`` in order for one dataset; return the run folder.
+
+    Raises
+    ------
+    NotebookRunError
+        Naming the notebook and the failing cell; later notebooks are not run.
+    """
+    import papermill as pm
+
+    name = slug(dataset)
+    run_dir = (Path(runs_dir) if runs_dir else REPO_ROOT / "runs") / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    params = {"dataset": str(dataset), "data_root": data_root, "mode": mode, "output_dir": str(run_dir.resolve())}
+    params.update(parameters or {})
+    for notebook in notebooks:
+        source = NOTEBOOK_DIR / notebook
+        if not source.is_file():
+            raise NotebookRunError(f"{source}: notebook not found")
+        target = run_dir / notebook
+        started = time.perf_counter()
+        print(f"[{name}] {notebook} ...", flush=True)
+        try:
+            pm.execute_notebook(
+                str(source),
+                str(target),
+                parameters=params,
+                kernel_name=kernel_name,
+                cwd=str(NOTEBOOK_DIR),
+                progress_bar=False,
+                log_output=log_output,
+            )
+        except pm.PapermillExecutionError as exc:
+            raise NotebookRunError(
+                f"{notebook} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
+                f"the executed copy with the traceback is {target}"
+            ) from exc
+        print(f"[{name}] {notebook} done in {time.perf_counter() - started:.1f} s", flush=True)
+    produced = run_dir / "figures"
+    if produced.is_dir():
+        dest = (Path(figures_dir) if figures_dir else REPO_ROOT / "figures") / name
+        dest.mkdir(parents=True, exist_ok=True)
+        for png in sorted(produced.glob("*.png")):
+            shutil.copy2(png, dest / png.name)
+        print(f"[{name}] figures copied to {dest}", flush=True)
+    return run_dir
+
+
+def _value(text: str):
+    """Parse a ``-p key value`` value as a Python literal where possible, else keep the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m semgru_keras.run", description=__doc__.split("\n\n")[0])
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--dataset", help="dataset name (synthetic-gems, synthetic-quadrants, emotify, quadrants) or path")
+    which.add_argument("--all-demo", action="store_true", help=f"run every built-in dataset: {', '.join(DEMO_DATASETS)}")
+    parser.add_argument("--data-root", help="folder of a real dataset (Emotify: the folder with data.csv)")
+    speed = parser.add_mutually_exclusive_group()
+    speed.add_argument("--quick", dest="mode", action="store_const", const="quick", help="demo settings (default)")
+    speed.add_argument("--full", dest="mode", action="store_const", const="full", help="the paper's: 100 epochs, 10 folds")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                        help="extra notebook parameter, e.g. -p epochs 5 (repeatable)")
+    parser.add_argument("--notebooks", nargs="+", default=list(NOTEBOOKS), help="subset of notebooks to run, in order")
+    parser.add_argument("--runs-dir", help="where executed notebooks go (default: runs/)")
+    parser.add_argument("--figures-dir", help="where figures are copied (default: figures/)")
+    args = parser.parse_args(argv)
+    datasets = DEMO_DATASETS if args.all_demo else (args.dataset,)
+    parameters = {key: _value(value) for key, value in args.parameter}
+    started = time.perf_counter()
+    for dataset in datasets:
+        try:
+            run_notebooks(
+                dataset,
+                data_root=args.data_root,
+                mode=args.mode or "quick",
+                parameters=parameters,
+                runs_dir=args.runs_dir,
+                figures_dir=args.figures_dir,
+                notebooks=tuple(args.notebooks),
+            )
+        except NotebookRunError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(f"all done in {time.perf_counter() - started:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
