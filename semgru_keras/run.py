@@ -122,6 +122,7 @@ def run_notebooks(
     notebooks: tuple[str, ...] = NOTEBOOKS,
     kernel_name: str = "python3",
     log_output: bool = False,
+    notebook_dir: str | Path = NOTEBOOK_DIR,
 ) -> Path:
     """Execute ``notebooks`` in order for one dataset; return the run folder.
 
@@ -138,7 +139,7 @@ def run_notebooks(
     params = {"dataset": str(dataset), "data_root": data_root, "mode": mode, "output_dir": str(run_dir.resolve())}
     params.update(parameters or {})
     for notebook in notebooks:
-        source = NOTEBOOK_DIR / notebook
+        source = Path(notebook_dir) / notebook
         if not source.is_file():
             raise NotebookRunError(f"{source}: notebook not found")
         target = run_dir / notebook
@@ -150,14 +151,15 @@ def run_notebooks(
                 str(target),
                 parameters=params,
                 kernel_name=kernel_name,
-                cwd=str(NOTEBOOK_DIR),
+                cwd=str(notebook_dir),
                 progress_bar=False,
                 log_output=log_output,
             )
         except pm.PapermillExecutionError as exc:
+            first_line = next((line for line in str(exc.source).splitlines() if line.strip()), "")
             raise NotebookRunError(
-                f"{notebook} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
-                f"the executed copy with the traceback is {target}"
+                f"{notebook} failed in cell [{exc.exec_count}] ({exc.ename}: {exc.evalue}); "
+                f"the cell starts with {first_line!r}; the executed copy with the traceback is {target}"
             ) from exc
         print(f"[{name}] {notebook} done in {time.perf_counter() - started:.1f} s", flush=True)
     produced = run_dir / "figures"
