@@ -8,6 +8,8 @@ Neural Networks", INISTA 2017. Modules, in the order of the paper and the notebo
 - :mod:`semgru_keras.losses` — the cosine-Gram loss (Eq. 13)
 - :mod:`semgru_keras.training` — random-crop Adadelta training, full-length embedding
 - :mod:`semgru_keras.embedder` — ``SemanticEmbedder``, a scikit-learn transformer
+- :mod:`semgru_keras.data` — built-in synthetic sets, Emotify, 4-quadrant folders, feature cache
+- :mod:`semgru_keras.evaluation` — the paper's 10-fold protocol, baselines, Tables I/II
 """
 
 import os as _os
@@ -15,6 +17,7 @@ import os as _os
 # TensorFlow prints C++ log lines at import; they clutter notebooks and break nbval.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from . import data  # noqa: E402
 from .embedder import QUADRANT_CORNERS, SemanticEmbedder, annotation_matrix  # noqa: E402
 from .features import AudioError, FeatureConfig, file_sequence, load_audio, mel_sequence  # noqa: E402
 from .losses import CosineGramLoss  # noqa: E402
@@ -25,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AudioError",
+    "data",
     "CosineGramLoss",
     "CropSequence",
     "FeatureConfig",

@@ -1,0 +1,905 @@
+"""The paper's evaluation protocol (Section V-B/C): cross-validation of three systems.
+
+For every outer fold of a k-fold cross-validation (the paper: 10 folds), on the *same*
+folds:
+
+``semgru``
+    The Semantic Embedding GRU (Eqs. 7–13) is trained on the training songs only; their
+    learned features and those of the held-out songs come from that model; an RBF SVR per
+    target (regression, Table I) or an RBF SVM (classification, Table II) is fitted on the
+    training songs' features and predicts the held-out songs.
+``standard_gru``
+    The standard GRU (Eq. 14): same trunk, sigmoid output layer, mean squared error; it
+    predicts the targets (or a one-hot class vector → argmax) directly.
+``handcrafted_<group>`` and ``handcrafted_combined``
+    Hand-crafted audio features (:mod:`semgru_keras.handcrafted`, a librosa stand-in for
+    the MIRToolbox features of [17] and [27]) + the same SVR/SVM, per feature group and
+    all groups together.
+
+Model selection. SVR/SVM hyper-parameters are chosen by a grid search with an inner
+cross-validation on the training folds only (:data:`SVR_GRID`, :data:`SVC_GRID`): the
+held-out fold is never used to choose anything. Inputs are standardised with training
+statistics inside the pipeline; SVR targets are standardised too (so ε is in units of the
+target's standard deviation) and the inner search maximises R² (regression) or accuracy.
+The paper does not describe its parameter selection; this is our choice. One mild
+optimism remains *inside* model selection: the inner search sees learned features of
+training songs that the feature learner was itself trained on (nested re-training of the
+GRU per inner fold would cost ``inner_folds`` times more). The outer test fold stays clean.
+
+Figures of merit: Pearson's r per target and its mean (regression), accuracy
+(classification), computed on each held-out fold and averaged over folds, with the std
+over folds, a 95 % bootstrap interval (songs resampled within folds) and, for reference,
+the same figure on the pooled out-of-fold predictions (:mod:`semgru_keras.metrics`).
+
+The whole protocol with tables and figures is one call::
+
+    from semgru_keras.evaluation import evaluate
+    results = evaluate("emotify", root="../shared/data/emotify")          # 10 folds, 100 epochs
+    results = evaluate("synthetic-quadrants", quick=True)                 # 3 folds, 30 epochs
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, SVR
+
+from .baselines import StandardGRU, is_classification_target
+from .embedder import QUADRANT_CORNERS, SemanticEmbedder
+from .handcrafted import FEATURE_GROUPS, HANDCRAFTED_KEY, handcrafted_features, stack_features
+from .metrics import (
+    accuracy,
+    bootstrap_ci,
+    confusion_matrix,
+    fold_average,
+    fold_mean_std,
+    mean_pearson,
+    pearson_per_target,
+)
+from .report import (
+    CI_HIGH,
+    CI_LOW,
+    PUBLISHED_TABLE_I,
+    PUBLISHED_TABLE_II,
+    comparison_table,
+    plot_confusion,
+    plot_per_target,
+    plot_projection,
+    plot_scores,
+    save_figures,
+    system_label,
+    to_markdown,
+    write_tables,
+)
+
+__all__ = [
+    "SVR_GRID",
+    "SVC_GRID",
+    "QUICK_SVR_GRID",
+    "QUICK_SVC_GRID",
+    "SYSTEMS",
+    "EvaluationConfig",
+    "CVResults",
+    "make_folds",
+    "class_vectors_for",
+    "fit_predict_svm",
+    "cross_validate",
+    "cross_validate_dataset",
+    "evaluate",
+    "slug",
+    # re-exported from semgru_keras.report
+    "PUBLISHED_TABLE_I",
+    "PUBLISHED_TABLE_II",
+    "comparison_table",
+    "to_markdown",
+    "write_tables",
+    "plot_per_target",
+    "plot_scores",
+    "plot_confusion",
+    "plot_projection",
+    "save_figures",
+    "system_label",
+]
+
+#: SVR grid (regression). Inputs and targets are standardised, so γ is relative to
+#: unit-variance inputs ("scale" = 1 / n_features) and ε is in target standard deviations.
+SVR_GRID: dict[str, list] = {"C": [0.1, 1.0, 10.0, 100.0], "gamma": ["scale", 0.001, 0.01, 0.1], "epsilon": [0.1, 0.5]}
+#: SVM grid (classification), on standardised inputs.
+SVC_GRID: dict[str, list] = {"C": [0.1, 1.0, 10.0, 100.0], "gamma": ["scale", 0.001, 0.01, 0.1]}
+#: Small grids of the quick preset (demo runs and tests).
+QUICK_SVR_GRID: dict[str, list] = {"C": [1.0, 10.0], "gamma": ["scale"], "epsilon": [0.1]}
+QUICK_SVC_GRID: dict[str, list] = {"C": [1.0, 10.0], "gamma": ["scale"]}
+
+#: The three systems of the comparison.
+SYSTEMS: tuple[str, ...] = ("semgru", "standard_gru", "handcrafted")
+
+#: Alternative names of the four valence–arousal quadrants (4Q dataset, EMOPIA: Q1–Q4).
+_QUADRANT_ALIASES = {"q1": "happy", "q2": "angry", "q3": "sad", "q4": "relaxed"}
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Settings of the cross-validation protocol (defaults: the paper's, Section V-B).
+
+    Parameters
+    ----------
+    n_folds : int
+        Outer folds (paper: 10).
+    epochs, batch_size, crop_length : int
+        GRU training (paper: 100 epochs, batches of 100 songs, 100-vector crops).
+    units : tuple of int
+        GRU layer sizes (paper: ``(100, 50)``).
+    learning_rate, rho, init_stddev, reset_after, standardize
+        As in :class:`~semgru_keras.embedder.SemanticEmbedder`.
+    seed : int
+        Seeds the folds, the inner searches and every network (fold ``f`` uses ``seed + f``).
+    inner_folds : int
+        Folds of the inner hyper-parameter search (on the training folds only).
+    systems : tuple of str
+        Subset of :data:`SYSTEMS` to run.
+    feature_groups : tuple of str
+        Hand-crafted groups to evaluate (each alone and all together, "combined").
+    svr_grid, svc_grid : dict
+        SVR / SVM parameter grids (keys ``C``, ``gamma``, ``epsilon``).
+    class_coding : {"auto", "onehot"}
+        Annotation vectors for classes in the semantic embedding: ``"auto"`` uses the
+        valence–arousal corners of :data:`~semgru_keras.embedder.QUADRANT_CORNERS` when
+        the classes are the four quadrants (the paper's Last.fm coding), else one-hot.
+    use_groups : bool or None
+        Keep songs that share a group (``ds.groups``) in the same fold. ``None``: only
+        when groups repeat and there are at least ``2 * n_folds`` distinct groups (so
+        coarse groupings such as four genres are never used as folds).
+    n_boot : int
+        Bootstrap resamples for the confidence intervals.
+    n_jobs : int
+        Parallel jobs of the inner grid searches.
+    verbose : int
+        Keras ``fit`` verbosity of the networks (0 silent).
+    """
+
+    n_folds: int = 10
+    epochs: int = 100
+    batch_size: int = 100
+    crop_length: int = 100
+    units: tuple[int, ...] = (100, 50)
+    learning_rate: float = 1.0
+    rho: float = 0.9
+    init_stddev: float | None = 0.01
+    reset_after: bool = False
+    standardize: bool = True
+    seed: int = 0
+    inner_folds: int = 3
+    systems: tuple[str, ...] = SYSTEMS
+    feature_groups: tuple[str, ...] = FEATURE_GROUPS
+    svr_grid: Mapping[str, Sequence] = field(default_factory=lambda: dict(SVR_GRID))
+    svc_grid: Mapping[str, Sequence] = field(default_factory=lambda: dict(SVC_GRID))
+    class_coding: str = "auto"
+    use_groups: bool | None = None
+    n_boot: int = 1000
+    n_jobs: int = 1
+    verbose: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "units", tuple(int(u) for u in self.units))
+        object.__setattr__(self, "systems", tuple(self.systems))
+        object.__setattr__(self, "feature_groups", tuple(self.feature_groups))
+        unknown = set(self.systems) - set(SYSTEMS)
+        if unknown:
+            raise ValueError(f"unknown systems {sorted(unknown)}; choose from {SYSTEMS}")
+        unknown = set(self.feature_groups) - set(FEATURE_GROUPS)
+        if unknown:
+            raise ValueError(f"unknown feature groups {sorted(unknown)}; choose from {FEATURE_GROUPS}")
+        if self.n_folds < 2 or self.inner_folds < 2:
+            raise ValueError("n_folds and inner_folds must be at least 2")
+        if self.class_coding not in ("auto", "onehot"):
+            raise ValueError(f"class_coding must be 'auto' or 'onehot', got {self.class_coding!r}")
+
+    @classmethod
+    def quick(cls, **overrides) -> EvaluationConfig:
+        """Demo preset (as ``semgru_keras.run``'s quick mode): 3 folds, 30 epochs, small SVR/SVM grids,
+        200 bootstrap draws; the tests use it with fewer epochs."""
+        settings = dict(n_folds=3, epochs=30, n_boot=200, svr_grid=dict(QUICK_SVR_GRID), svc_grid=dict(QUICK_SVC_GRID))
+        settings.update(overrides)
+        return cls(**settings)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly dict (tuples become lists)."""
+        d = dataclasses.asdict(self)
+        for key, value in d.items():
+            if isinstance(value, tuple):
+                d[key] = list(value)
+        d["svr_grid"] = {k: list(v) for k, v in self.svr_grid.items()}
+        d["svc_grid"] = {k: list(v) for k, v in self.svc_grid.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> EvaluationConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def network_params(self, seed: int) -> dict:
+        """Keyword arguments shared by :class:`SemanticEmbedder` and :class:`StandardGRU`."""
+        return dict(
+            units=self.units,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            crop_length=self.crop_length,
+            learning_rate=self.learning_rate,
+            rho=self.rho,
+            init_stddev=self.init_stddev,
+            reset_after=self.reset_after,
+            standardize=self.standardize,
+            seed=seed,
+            verbose=self.verbose,
+        )
+
+
+def slug(name: str) -> str:
+    """Folder-safe form of a dataset name or path (``figures/<slug>/``)."""
+    text = str(name)
+    if "/" in text or "\\" in text:
+        text = Path(text).name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "dataset"
+
+
+def class_vectors_for(classes, coding: str = "auto") -> dict | None:
+    """Annotation vectors of class labels for the semantic embedding (Section V-A).
+
+    Returns the valence–arousal corners (:data:`QUADRANT_CORNERS`) when ``classes`` are the
+    four quadrants (``happy/angry/sad/relaxed`` or ``Q1``–``Q4``, any case) and
+    ``coding="auto"``; otherwise ``None``, which means one-hot vectors.
+    """
+    if coding == "onehot":
+        return None
+    vectors = {}
+    for c in classes:
+        key = str(c).strip().lower()
+        key = _QUADRANT_ALIASES.get(key, key)
+        if key not in QUADRANT_CORNERS:
+            return None
+        vectors[c] = QUADRANT_CORNERS[key]
+    if len(set(vectors.values())) != len(vectors):
+        return None
+    return vectors
+
+
+def _use_groups(groups, n: int, n_folds: int, use_groups: bool | None) -> bool:
+    if groups is None or use_groups is False:
+        return False
+    n_unique = len(np.unique(np.asarray(groups)))
+    if use_groups is True:
+        if n_unique < n_folds:
+            raise ValueError(f"{n_unique} groups cannot fill {n_folds} folds")
+        return True
+    return n_unique < n and n_unique >= 2 * n_folds
+
+
+def _splitter(classification: bool, n_splits: int, seed: int, grouped: bool):
+    if grouped:
+        cls = StratifiedGroupKFold if classification else GroupKFold
+    else:
+        cls = StratifiedKFold if classification else KFold
+    try:
+        return cls(n_splits=n_splits, shuffle=True, random_state=seed)
+    except TypeError:  # GroupKFold shuffles only since scikit-learn 1.6
+        return cls(n_splits=n_splits)
+
+
+def make_folds(y, n_folds: int = 10, seed: int = 0, groups=None, use_groups: bool | None = None) -> np.ndarray:
+    """Assign every song to one outer fold; returns the fold index per song, shape ``(n,)``.
+
+    Shuffled with ``seed``; stratified by class for 1-D labels; songs sharing a group stay
+    together when groups are used (see :class:`EvaluationConfig` ``use_groups``).
+    """
+    y = np.asarray(y)
+    grouped = _use_groups(groups, len(y), n_folds, use_groups)
+    splitter = _splitter(is_classification_target(y), n_folds, seed, grouped)
+    folds = np.full(len(y), -1, dtype=np.int64)
+    strat = y if is_classification_target(y) else np.zeros(len(y))
+    for f, (_, test) in enumerate(splitter.split(np.zeros(len(y)), strat, groups if grouped else None)):
+        folds[test] = f
+    return folds
+
+
+def _svm_search(task: str, grid: Mapping, inner_folds: int, seed: int, grouped: bool, n_jobs: int) -> GridSearchCV:
+    if task == "regression":
+        estimator = TransformedTargetRegressor(
+            regressor=make_pipeline(StandardScaler(), SVR(kernel="rbf")), transformer=StandardScaler()
+        )
+        prefix, scoring = "regressor__svr__", "r2"
+    else:
+        estimator = make_pipeline(StandardScaler(), SVC(kernel="rbf"))
+        prefix, scoring = "svc__", "accuracy"
+    cv = _splitter(task != "regression", inner_folds, seed, grouped)
+    param_grid = {prefix + k: list(v) for k, v in grid.items()}
+    return GridSearchCV(estimator, param_grid, scoring=scoring, cv=cv, n_jobs=n_jobs, error_score="raise")
+
+
+def fit_predict_svm(
+    X_train,
+    y_train,
+    X_test,
+    task: str,
+    grid: Mapping,
+    inner_folds: int = 3,
+    seed: int = 0,
+    groups=None,
+    n_jobs: int = 1,
+) -> tuple[np.ndarray, list[dict]]:
+    """Fit an RBF SVR per target (regression) or one RBF SVM (classification); predict ``X_test``.
+
+    Hyper-parameters come from a grid search with ``inner_folds``-fold cross-validation on
+    the training data only (grouped when ``groups`` is given).
+
+    Returns
+    -------
+    (predictions, best_params)
+        Predictions shaped like ``y_train``'s rows; one dict of chosen parameters per target.
+    """
+    X_train = np.asarray(X_train, dtype=np.float64)
+    X_test = np.asarray(X_test, dtype=np.float64)
+    grouped = groups is not None
+    if task == "regression":
+        y = np.asarray(y_train, dtype=np.float64)
+        columns = y.reshape(len(y), -1)
+        preds, params = [], []
+        for j in range(columns.shape[1]):
+            search = _svm_search(task, grid, inner_folds, seed, grouped, n_jobs)
+            search.fit(X_train, columns[:, j], groups=groups)
+            preds.append(search.predict(X_test))
+            params.append(_plain_params(search.best_params_))
+        out = np.stack(preds, axis=1)
+        return (out[:, 0] if y.ndim == 1 else out), params
+    search = _svm_search(task, grid, inner_folds, seed, grouped, n_jobs)
+    search.fit(X_train, np.asarray(y_train), groups=groups)
+    return search.predict(X_test), [_plain_params(search.best_params_)]
+
+
+def _plain_params(params: Mapping) -> dict:
+    return {k.rsplit("__", 1)[-1]: (v if isinstance(v, str) else float(v)) for k, v in params.items()}
+
+
+# --------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class CVResults:
+    """Everything a cross-validation run produced; saved and loaded as one JSON file.
+
+    Attributes
+    ----------
+    name, task : str
+        Dataset name and ``"regression"`` / ``"classification"``.
+    target_names : list of str
+        Targets (regression) or class names (classification).
+    classes : list or None
+        Class labels (classification).
+    ids : ndarray (n,)
+        Song identifiers.
+    y_true : ndarray
+        ``(n, k)`` annotations or ``(n,)`` labels, as evaluated (after any shuffling).
+    folds : ndarray (n,)
+        Outer fold of every song (the same folds for every system).
+    predictions : dict of str to ndarray
+        Out-of-fold predictions per system (keys: ``semgru``, ``standard_gru``,
+        ``handcrafted_<group>``, ``handcrafted_combined``).
+    train_indices : dict of str to list of ndarray
+        Per system and fold, the song indices its learner was given for training.
+    best_params : dict of str to list
+        Per system and fold, the SVR/SVM parameters chosen by the inner search.
+    fit_seconds : dict of str to list of float
+        Per system and fold, wall time of training and predicting.
+    n_features : dict of str to int
+        Size of the feature vector each system uses (Table II's "Vector size").
+    embedding : ndarray (n, d) or None
+        Learned SE-GRU features of every song, computed by the model of the fold in which
+        the song was held out (different folds' models have unrelated feature bases).
+    projection : dict or None
+        For one fold (``"fold"``): SE-GRU features of its training songs
+        (``"train_index"``, ``"train_features"``) for the 2-D projection figure.
+    config : dict
+        The :class:`EvaluationConfig` used.
+    wall_seconds : float
+        Total wall time of the cross-validation.
+    """
+
+    name: str
+    task: str
+    target_names: list
+    classes: list | None
+    ids: np.ndarray
+    y_true: np.ndarray
+    folds: np.ndarray
+    predictions: dict = field(default_factory=dict)
+    train_indices: dict = field(default_factory=dict)
+    best_params: dict = field(default_factory=dict)
+    fit_seconds: dict = field(default_factory=dict)
+    n_features: dict = field(default_factory=dict)
+    embedding: np.ndarray | None = None
+    projection: dict | None = None
+    config: dict = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    def __post_init__(self):
+        self._ci_cache: dict = {}  # bootstrap intervals already computed (not saved)
+
+    # ---- scores ---------------------------------------------------------------------
+
+    @property
+    def systems(self) -> list[str]:
+        """System keys with predictions, in run order."""
+        return list(self.predictions)
+
+    @property
+    def n_folds(self) -> int:
+        return int(self.folds.max()) + 1
+
+    @property
+    def metric_name(self) -> str:
+        return "mean Pearson r" if self.task == "regression" else "accuracy"
+
+    def _metric(self):
+        return mean_pearson if self.task == "regression" else accuracy
+
+    def _fold_indices(self) -> list[np.ndarray]:
+        return [np.flatnonzero(self.folds == f) for f in range(self.n_folds)]
+
+    def score(self, system: str, pooled: bool = False) -> float:
+        """The figure of merit: mean Pearson r over targets, or accuracy.
+
+        Computed on each held-out fold and averaged over folds (the headline number); with
+        ``pooled=True``, once on the out-of-fold predictions of all folds together (see
+        :mod:`semgru_keras.metrics` for why the pooled r is biased for weak predictors).
+        """
+        if pooled:
+            return self._metric()(self.y_true, self.predictions[system])
+        return fold_average(self._metric(), self.y_true, self.predictions[system], self._fold_indices())
+
+    def per_target(self, system: str, pooled: bool = False) -> np.ndarray:
+        """Pearson r per target (regression), averaged over folds (or ``pooled``)."""
+        if self.task != "regression":
+            raise ValueError("per-target correlations are defined for regression only")
+        if pooled:
+            return pearson_per_target(self.y_true, self.predictions[system])
+        return fold_average(pearson_per_target, self.y_true, self.predictions[system], self._fold_indices())
+
+    def fold_scores(self, system: str, per_target: bool = False) -> np.ndarray:
+        """The figure of merit on each held-out fold, shape ``(n_folds,)`` (or ``(n_folds, k)``)."""
+        if per_target and self.task != "regression":
+            raise ValueError("per-target scores are defined for regression only")
+        fn = pearson_per_target if per_target else self._metric()
+        return np.array([fn(self.y_true[idx], self.predictions[system][idx]) for idx in self._fold_indices()])
+
+    def ci(self, system: str, per_target: bool = False, n_boot: int | None = None, seed: int | None = None):
+        """95 % bootstrap interval ``(low, high)`` of :meth:`score` (or :meth:`per_target`).
+
+        Songs are resampled within each fold (:func:`~semgru_keras.metrics.bootstrap_ci`).
+        """
+        fn = pearson_per_target if per_target else self._metric()
+        n_boot = int(self.config.get("n_boot", 1000)) if n_boot is None else n_boot
+        seed = int(self.config.get("seed", 0)) if seed is None else seed
+        key = (system, per_target, n_boot, seed)
+        if key not in self._ci_cache:  # tables and figures ask for the same intervals
+            self._ci_cache[key] = bootstrap_ci(fn, self.y_true, self.predictions[system], n_boot=n_boot, seed=seed,
+                                               folds=self.folds)
+        return self._ci_cache[key]
+
+    def confusion(self, system: str) -> np.ndarray:
+        """Confusion matrix (rows: true class, columns: predicted) in the order of ``classes``."""
+        if self.task != "classification":
+            raise ValueError("a confusion matrix needs classes")
+        return confusion_matrix(self.y_true, self.predictions[system], labels=self.classes)
+
+    def summary(self, n_boot: int | None = None, seed: int | None = None) -> pd.DataFrame:
+        """One row per system: fold-averaged score, its 95 % bootstrap CI, std over folds,
+        the pooled score, feature vector size and training time per fold."""
+        rows = []
+        for system in self.systems:
+            low, high = self.ci(system, n_boot=n_boot, seed=seed)
+            _, std = fold_mean_std(self.fold_scores(system))
+            rows.append(
+                {
+                    "system": system_label(system, self.task),
+                    self.metric_name: self.score(system),
+                    self.metric_name + CI_LOW: low,
+                    self.metric_name + CI_HIGH: high,
+                    "std over folds": std,
+                    f"pooled {self.metric_name}": self.score(system, pooled=True),
+                    "vector size": self.n_features.get(system),
+                    "seconds per fold": float(np.mean(self.fit_seconds.get(system, [np.nan]))),
+                }
+            )
+        return pd.DataFrame(rows).set_index("system")
+
+    # ---- persistence ----------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> CVResults:
+        return cls(**{f.name: _from_json(d[f.name]) for f in dataclasses.fields(cls) if f.name in d})
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the results as JSON (arrays keep their dtype); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict()))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CVResults:
+        """Read results written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _to_json(obj: Any):
+    if isinstance(obj, np.ndarray):
+        kind = obj.dtype.kind
+        dtype = "str" if kind in "US" else ("object" if kind == "O" else obj.dtype.str)
+        return {"__ndarray__": obj.tolist(), "dtype": dtype}
+    if isinstance(obj, Mapping):
+        return {str(k): _to_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_json(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return {"__float__": repr(obj)}
+    return obj
+
+
+def _from_json(obj: Any):
+    if isinstance(obj, Mapping):
+        if "__ndarray__" in obj:
+            dtype = obj["dtype"]
+            return np.array(obj["__ndarray__"], dtype=None if dtype == "object" else dtype)
+        if "__float__" in obj:
+            return float(obj["__float__"])
+        return {k: _from_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_from_json(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------------------
+# The protocol
+# --------------------------------------------------------------------------------------
+
+
+def cross_validate(
+    sequences: Sequence[np.ndarray] | None,
+    targets,
+    *,
+    handcrafted: Mapping[str, np.ndarray] | None = None,
+    config: EvaluationConfig | None = None,
+    task: str | None = None,
+    target_names: Sequence[str] | None = None,
+    classes: Sequence | None = None,
+    groups=None,
+    ids=None,
+    name: str = "dataset",
+    progress: bool = True,
+) -> CVResults:
+    """Run the three systems on the same outer folds and collect out-of-fold predictions.
+
+    Parameters
+    ----------
+    sequences : list of arrays ``(t_i, 160)`` or None
+        Input sequences of the GRUs (needed for ``semgru`` and ``standard_gru``).
+    targets : array
+        ``(n, k)`` annotation matrix (regression) or ``(n,)`` class labels.
+    handcrafted : dict of str to array ``(n, d_g)``, optional
+        Hand-crafted features per group (needed for ``handcrafted``); see
+        :func:`~semgru_keras.handcrafted.stack_features`.
+    config : EvaluationConfig
+        Protocol settings (default: the paper's full protocol).
+    task : {"regression", "classification"}, optional
+        Inferred from ``targets`` when omitted.
+    target_names : list of str, optional
+        Names of the targets (regression).
+    classes : list, optional
+        Class order of tables and confusion matrices (classification; default sorted).
+    groups : array (n,), optional
+        Group of each song (see ``EvaluationConfig.use_groups``).
+    ids : array (n,), optional
+        Song identifiers (default ``0 … n−1``).
+    name : str
+        Dataset name (used in tables and figure folders).
+    progress : bool
+        Show a per-fold progress bar (tqdm, on stderr).
+
+    Returns
+    -------
+    CVResults
+    """
+    config = config or EvaluationConfig()
+    y = np.asarray(targets)
+    n = len(y)
+    if task is None:
+        task = "classification" if is_classification_target(y) else "regression"
+    if task not in ("regression", "classification"):
+        raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+    if task == "regression":
+        y = y.astype(np.float64)
+        if y.ndim == 1:
+            y = y[:, None]
+    needs_sequences = {"semgru", "standard_gru"} & set(config.systems)
+    if needs_sequences:
+        if sequences is None:
+            raise ValueError(f"systems {sorted(needs_sequences)} need the input sequences")
+        sequences = list(sequences)
+        if len(sequences) != n:
+            raise ValueError(f"{len(sequences)} sequences but {n} targets")
+    if "handcrafted" in config.systems:
+        if handcrafted is None:
+            raise ValueError("the 'handcrafted' system needs hand-crafted features")
+        handcrafted = {g: np.asarray(handcrafted[g], dtype=np.float64) for g in config.feature_groups}
+        handcrafted["combined"] = np.concatenate([handcrafted[g] for g in config.feature_groups], axis=1)
+        for g, h in handcrafted.items():
+            if len(h) != n:
+                raise ValueError(f"hand-crafted group {g!r} has {len(h)} rows for {n} songs")
+
+    if task == "classification":
+        present = np.unique(y)
+        classes = list(present) if classes is None else [c for c in classes if c in set(present)]
+        if len(classes) != len(present):
+            raise ValueError(f"labels {sorted(set(present) - set(classes))} are missing from classes {classes}")
+    else:
+        classes = None
+    if task == "classification":
+        target_names = [str(c) for c in classes]
+    elif target_names is None:
+        target_names = [f"target{j}" for j in range(y.shape[1])]
+    grouped = _use_groups(groups, n, config.n_folds, config.use_groups)
+    groups_arr = np.asarray(groups) if grouped else None
+    folds = make_folds(y, config.n_folds, config.seed, groups_arr, use_groups=grouped)
+
+    results = CVResults(
+        name=str(name),
+        task=task,
+        target_names=list(target_names),
+        classes=classes,
+        ids=np.asarray(ids) if ids is not None else np.arange(n),
+        y_true=y,
+        folds=folds,
+        config=config.to_dict(),
+    )
+    keys = []
+    if "semgru" in config.systems:
+        keys.append("semgru")
+    if "standard_gru" in config.systems:
+        keys.append("standard_gru")
+    if "handcrafted" in config.systems:
+        keys += [f"handcrafted_{g}" for g in (*config.feature_groups, "combined")]
+    for key in keys:
+        results.predictions[key] = np.full(y.shape, np.nan) if task == "regression" else np.empty_like(y)
+        results.train_indices[key] = []
+        results.best_params[key] = []
+        results.fit_seconds[key] = []
+    if "semgru" in config.systems:
+        results.n_features["semgru"] = config.units[-1]
+    if "standard_gru" in config.systems:
+        results.n_features["standard_gru"] = config.units[-1]
+    if handcrafted is not None:
+        for g, h in handcrafted.items():
+            results.n_features[f"handcrafted_{g}"] = int(h.shape[1])
+
+    class_vectors = class_vectors_for(classes, config.class_coding) if task == "classification" else None
+    started = time.perf_counter()
+    bar = _progress(range(config.n_folds), progress, f"{name}: folds")
+    with _quiet_retracing():
+        for f in bar:
+            test = _run_fold(f, results, config, sequences, handcrafted, class_vectors, groups_arr)
+            if progress:
+                shown = ("semgru", "standard_gru", "handcrafted_combined")
+                bar.set_postfix({k: round(_fold_score(results, k, test), 3) for k in shown if k in results.predictions})
+    results.wall_seconds = time.perf_counter() - started
+    return results
+
+
+@contextlib.contextmanager
+def _quiet_retracing():
+    """Silence TensorFlow's "triggered tf.function retracing" warnings (one per new batch shape)."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _run_fold(f: int, results: CVResults, config: EvaluationConfig, sequences, handcrafted, class_vectors,
+              groups) -> np.ndarray:
+    """Train and evaluate every system on outer fold ``f``, record into ``results``; return the test indices."""
+    y = results.y_true
+    train = np.flatnonzero(results.folds != f)
+    test = np.flatnonzero(results.folds == f)
+    y_train = y[train]
+    svm = dict(
+        task=results.task,
+        grid=config.svr_grid if results.task == "regression" else config.svc_grid,
+        inner_folds=config.inner_folds,
+        seed=config.seed + f,
+        groups=None if groups is None else groups[train],
+        n_jobs=config.n_jobs,
+    )
+
+    if "semgru" in config.systems:
+        t0 = time.perf_counter()
+        embedder = SemanticEmbedder(class_vectors=class_vectors, **config.network_params(config.seed + f))
+        embedder.fit([sequences[i] for i in train], y_train)
+        # One call for both sets: fewer distinct batch shapes, so fewer graph traces.
+        learned = embedder.transform([sequences[i] for i in np.concatenate([train, test])])
+        f_train, f_test = learned[: len(train)], learned[len(train) :]
+        pred, params = fit_predict_svm(f_train, y_train, f_test, **svm)
+        _record(results, "semgru", test, train, pred, params, time.perf_counter() - t0)
+        if results.embedding is None:
+            results.embedding = np.full((len(y), f_test.shape[1]), np.nan, dtype=np.float32)
+        results.embedding[test] = f_test
+        if f == 0:
+            results.projection = {"fold": 0, "train_index": train.copy(), "train_features": f_train.astype(np.float32)}
+
+    if "standard_gru" in config.systems:
+        t0 = time.perf_counter()
+        gru = StandardGRU(**config.network_params(config.seed + f))
+        gru.fit([sequences[i] for i in train], y_train)
+        pred = gru.predict([sequences[i] for i in test])
+        _record(results, "standard_gru", test, train, pred, [], time.perf_counter() - t0)
+
+    if "handcrafted" in config.systems:
+        for g, h in handcrafted.items():
+            t0 = time.perf_counter()
+            pred, params = fit_predict_svm(h[train], y_train, h[test], **svm)
+            _record(results, f"handcrafted_{g}", test, train, pred, params, time.perf_counter() - t0)
+    return test
+
+
+def _record(results: CVResults, key: str, test, train, pred, params, seconds: float) -> None:
+    results.predictions[key][test] = pred
+    results._ci_cache.clear()
+    results.train_indices[key].append(np.asarray(train).copy())
+    results.best_params[key].append(params)
+    results.fit_seconds[key].append(float(seconds))
+
+
+def _fold_score(results: CVResults, key: str, test) -> float:
+    fn = mean_pearson if results.task == "regression" else accuracy
+    try:
+        return float(fn(results.y_true[test], results.predictions[key][test]))
+    except ValueError:
+        return float("nan")
+
+
+def _progress(iterable, enabled: bool, desc: str):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, unit="fold")
+
+
+def cross_validate_dataset(
+    ds,
+    config: EvaluationConfig | None = None,
+    *,
+    feature_config=None,
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int = 1,
+    shuffle_targets: bool = False,
+    progress: bool = True,
+) -> CVResults:
+    """:func:`cross_validate` on a :class:`semgru_keras.data.Dataset`.
+
+    Input sequences come from ``ds.sequences`` and hand-crafted features from
+    ``ds.map_audio(handcrafted_features, key=HANDCRAFTED_KEY)``, both cached under
+    ``cache_dir`` and computed with ``n_jobs`` processes. ``shuffle_targets=True`` permutes
+    the targets across songs (seeded): a null experiment in which every system must score
+    at chance.
+    """
+    config = config or EvaluationConfig()
+    sequences = None
+    if {"semgru", "standard_gru"} & set(config.systems):
+        sequences = ds.sequences(config=feature_config, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    handcrafted = None
+    if "handcrafted" in config.systems:
+        per_song = ds.map_audio(handcrafted_features, key=HANDCRAFTED_KEY, cache_dir=cache_dir, n_jobs=n_jobs,
+                                progress=progress)
+        handcrafted = stack_features(per_song)
+    targets = np.asarray(ds.targets)
+    if shuffle_targets:
+        targets = targets[np.random.default_rng(config.seed).permutation(len(targets))]
+    return cross_validate(
+        sequences,
+        targets,
+        handcrafted=handcrafted,
+        config=config,
+        task=ds.task,
+        target_names=list(ds.target_names) if ds.task == "regression" else None,
+        classes=getattr(ds, "classes", None) if ds.task == "classification" else None,
+        groups=getattr(ds, "groups", None),
+        ids=getattr(ds, "ids", None),
+        name=ds.name + (" (shuffled targets)" if shuffle_targets else ""),
+        progress=progress,
+    )
+
+
+def evaluate(
+    dataset,
+    *,
+    root: str | os.PathLike | None = None,
+    config: EvaluationConfig | None = None,
+    quick: bool = False,
+    results_dir: str | os.PathLike | None = "results",
+    figures_dir: str | os.PathLike | None = "figures",
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int = 1,
+    feature_config=None,
+    progress: bool = True,
+    dataset_options: Mapping | None = None,
+    **overrides,
+) -> CVResults:
+    """The full protocol in one call: load, cross-validate, write results, tables and figures.
+
+    Parameters
+    ----------
+    dataset : str, path or Dataset
+        A name for :func:`semgru_keras.data.load_dataset` (``"emotify"``,
+        ``"synthetic-gems"``, ...), a path, or a loaded dataset.
+    root : path, optional
+        Data folder of a real dataset.
+    config : EvaluationConfig, optional
+        Default: the paper's protocol (10 folds, 100 epochs), or
+        :meth:`EvaluationConfig.quick` with ``quick=True``.
+    results_dir, figures_dir : path or None
+        ``results.json`` and the tables go to ``<results_dir>/<dataset>/``, the PNG figures
+        to ``<figures_dir>/<dataset>/``; ``None`` skips writing them.
+    cache_dir, n_jobs, feature_config : optional
+        Feature cache, parallel feature extraction and the input representation
+        (:class:`~semgru_keras.features.FeatureConfig`; see :func:`cross_validate_dataset`).
+    progress : bool
+        Progress bars (feature extraction, folds); ``False`` for quiet runs.
+    dataset_options : dict, optional
+        Extra keyword arguments of ``load_dataset``.
+    **overrides
+        Fields of :class:`EvaluationConfig` to change, e.g. ``n_folds=5, epochs=20``.
+
+    Returns
+    -------
+    CVResults
+    """
+    base = config or (EvaluationConfig.quick() if quick else EvaluationConfig())
+    config = dataclasses.replace(base, **overrides) if overrides else base
+    if isinstance(dataset, (str, os.PathLike)):
+        from .data import load_dataset
+
+        dataset = load_dataset(dataset, root=root, **dict(dataset_options or {}))
+    results = cross_validate_dataset(dataset, config, feature_config=feature_config, cache_dir=cache_dir,
+                                     n_jobs=n_jobs, progress=progress)
+    name = slug(results.name)
+    if results_dir is not None:
+        out = Path(results_dir) / name
+        results.save(out / "results.json")
+        write_tables(results, out)
+    if figures_dir is not None:
+        save_figures(results, Path(figures_dir) / name)
+    return results

@@ -1,0 +1,174 @@
+"""The feature cache: computed once, read afterwards; keyed by config and content; errors name files."""
+
+import shutil
+
+import joblib
+import numpy as np
+import pytest
+import soundfile as sf
+
+import semgru_keras.features as features
+from semgru_keras.data import CachedResults, UnreadableAudioWarning, load_dataset
+from semgru_keras.data.cache import default_cache_dir
+from semgru_keras.features import AudioError, FeatureConfig
+
+SR = 8000
+
+
+def _wav(path, freq=440.0, seconds=0.5, silent=False):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(SR * seconds)) / SR
+    y = np.zeros_like(t) if silent else 0.3 * np.sin(2 * np.pi * freq * t)
+    sf.write(path, y.astype("float32"), SR)
+    return path
+
+
+@pytest.fixture
+def folders(tmp_path):
+    root = tmp_path / "data"
+    for i, cls in enumerate(("happy", "angry", "sad", "relaxed")):
+        _wav(root / cls / f"s{i}.wav", 200 + 100 * i)
+    return root
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return tmp_path / "cache"
+
+
+def test_second_call_reads_the_cache(folders, cache, monkeypatch):
+    ds = load_dataset("quadrants", root=folders)
+    first = ds.sequences(cache_dir=cache, progress=False)
+    assert isinstance(first, CachedResults) and len(first) == 4
+    np.testing.assert_array_equal(first.indices, np.arange(4))
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed a cached sequence")
+
+    monkeypatch.setattr(features, "mel_sequence", fail)
+    second = ds.sequences(cache_dir=cache, progress=False)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    # a new configuration is a new key
+    with pytest.raises(RuntimeError, match=r"s\d\.wav: input sequence failed \(AssertionError: recomputed"):
+        ds.sequences(FeatureConfig(deltas=False), cache_dir=cache, progress=False)
+
+
+def test_map_audio_counts_calls_and_keys_by_content(folders, cache, tmp_path):
+    calls = []
+
+    def rms(y, sr):
+        calls.append(1)
+        return {"rms": float(np.sqrt(np.mean(y**2))), "sr": sr}
+
+    ds = load_dataset("quadrants", root=folders)
+    out = ds.map_audio(rms, key="rms-v1", cache_dir=cache, progress=False)
+    assert len(calls) == 4 and out[0]["sr"] == SR
+    again = ds.map_audio(rms, key="rms-v1", cache_dir=cache, progress=False)
+    assert len(calls) == 4 and again == out
+    # the key is the content, not the path: a moved copy is a hit ...
+    moved = tmp_path / "moved"
+    shutil.copytree(folders, moved)
+    load_dataset("quadrants", root=moved).map_audio(rms, key="rms-v1", cache_dir=cache, progress=False)
+    assert len(calls) == 4
+    # ... an edited file is a miss, and so are another key and another rate
+    _wav(moved / "sad" / "s2.wav", 999)
+    load_dataset("quadrants", root=moved).map_audio(rms, key="rms-v1", cache_dir=cache, progress=False)
+    assert len(calls) == 5
+    ds.map_audio(rms, key="rms-v2", cache_dir=cache, progress=False)
+    assert len(calls) == 9
+    ds.map_audio(rms, key="rms-v2", sr=4000, cache_dir=cache, progress=False)
+    assert len(calls) == 13
+
+
+def test_synthetic_clips_are_cached_by_parameters_and_seed(cache):
+    calls = []
+
+    def length(y, sr):
+        calls.append(1)
+        return len(y)
+
+    ds = load_dataset("synthetic-gems", n_songs=3, duration=1.0, seed=0)
+    assert ds.map_audio(length, "len", cache_dir=cache, progress=False) == [22050] * 3
+    load_dataset("synthetic-gems", n_songs=3, duration=1.0, seed=0).map_audio(length, "len", cache_dir=cache, progress=False)
+    assert len(calls) == 3
+    load_dataset("synthetic-gems", n_songs=3, duration=1.0, seed=1).map_audio(length, "len", cache_dir=cache, progress=False)
+    assert len(calls) == 6
+    # the same clips at another default rate are other audio
+    other = load_dataset("synthetic-gems", n_songs=3, duration=1.0, seed=0, sr=16000)
+    assert other.map_audio(length, "len", cache_dir=cache, progress=False) == [16000] * 3
+
+
+def test_parallel_path_keeps_order(folders, cache):
+    ds = load_dataset("quadrants", root=folders)
+    with joblib.parallel_config(backend="threading"):  # the n_jobs > 1 code path, without process start-up
+        par = ds.sequences(cache_dir=cache, n_jobs=2, progress=False)
+    ser = ds.sequences(cache_dir=cache / "other", n_jobs=1, progress=False)
+    for a, b in zip(par, ser):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_corrupt_file_error_names_it(folders, cache):
+    bad = folders / "sad" / "broken.wav"
+    bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot really audio")
+    ds = load_dataset("quadrants", root=folders)
+    with pytest.raises(AudioError, match=r"broken\.wav: cannot decode audio"):
+        ds.sequences(cache_dir=cache, progress=False)
+
+
+def test_silent_file_error_names_it(folders, cache):
+    _wav(folders / "relaxed" / "quiet.wav", silent=True)
+    ds = load_dataset("quadrants", root=folders)
+    with pytest.raises(AudioError, match=r"quiet\.wav: the signal is silent"):
+        ds.sequences(cache_dir=cache, progress=False)
+
+
+def test_missing_file_error_names_it(folders, cache):
+    ds = load_dataset("quadrants", root=folders)
+    ds.paths[1].unlink()
+    with pytest.raises(FileNotFoundError, match=f"{ds.paths[1].name}: audio file not found"):
+        ds.sequences(cache_dir=cache, progress=False)
+
+
+def test_skip_warns_lists_and_keeps_alignment(folders, cache):
+    (folders / "sad" / "broken.wav").write_bytes(b"garbage")
+    _wav(folders / "relaxed" / "quiet.wav", silent=True)
+    ds = load_dataset("quadrants", root=folders)
+    with pytest.warns(UnreadableAudioWarning, match=r"skipped 2 of 6 songs \(input sequence\)(.|\n)*quiet\.wav: the signal is silent(.|\n)*broken\.wav: cannot decode"):
+        seqs = ds.sequences(cache_dir=cache, on_error="skip", progress=False)
+    assert len(seqs) == 4
+    kept = ds.subset(seqs.indices)
+    assert "sad/broken" not in kept.ids and "relaxed/quiet" not in kept.ids
+    assert set(seqs.errors) == {"sad/broken", "relaxed/quiet"}
+    with pytest.warns(UnreadableAudioWarning):
+        clean = ds.drop_unreadable(cache_dir=cache, progress=False)
+    np.testing.assert_array_equal(clean.ids, kept.ids)
+    assert len(clean.sequences(cache_dir=cache, progress=False)) == len(clean)  # aligned, no error
+
+
+def test_errors_are_not_cached(folders, cache):
+    path = _wav(folders / "sad" / "later.wav", silent=True)
+    ds = load_dataset("quadrants", root=folders)
+    with pytest.raises(AudioError):
+        ds.sequences(cache_dir=cache, progress=False)
+    _wav(path, 330)  # fixed
+    assert len(ds.sequences(cache_dir=cache, progress=False)) == 5
+
+
+def test_errors_of_other_computations_name_the_file(folders, cache):
+    ds = load_dataset("quadrants", root=folders)
+
+    def broken(y, sr):
+        raise KeyError("oops")
+
+    with pytest.raises(RuntimeError, match=r"s\d\.wav: boom failed \(KeyError: 'oops'\)"):
+        ds.map_audio(broken, key="boom", cache_dir=cache, progress=False)
+    with pytest.raises(ValueError, match="on_error"):
+        ds.map_audio(broken, key="boom", cache_dir=cache, on_error="ignore")
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEMGRU_CACHE_DIR", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("SEMGRU_CACHE_DIR")
+    assert default_cache_dir().parts[-2:] == (".cache", "semgru_keras")
