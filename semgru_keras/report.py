@@ -30,6 +30,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .data.emotify import EMOTIFY_EMOTIONS  # noqa: E402
+
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluation import CVResults
 
@@ -50,17 +52,7 @@ __all__ = [
 ]
 
 #: The nine GEMS emotions of Emotify, in the order of Table I.
-GEMS_EMOTIONS: tuple[str, ...] = (
-    "amazement",
-    "solemnity",
-    "tenderness",
-    "nostalgia",
-    "calmness",
-    "power",
-    "joyful_activation",
-    "tension",
-    "sadness",
-)
+GEMS_EMOTIONS: tuple[str, ...] = EMOTIFY_EMOTIONS
 
 #: Table I of the paper (Pearson's r on Emotify, 10-fold CV), as published.
 PUBLISHED_TABLE_I = pd.DataFrame(

@@ -97,6 +97,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .emotify import EMOTIFY_EMOTIONS
+
 __all__ = [
     "GEMS_EMOTIONS",
     "GEMS_WEIGHTS",
@@ -123,17 +125,7 @@ __all__ = [
 GENERATOR_VERSION = 1  # bump on any change to render_clip
 
 #: The nine GEMS emotions of Emotify, in its column order.
-GEMS_EMOTIONS: tuple[str, ...] = (
-    "amazement",
-    "solemnity",
-    "tenderness",
-    "nostalgia",
-    "calmness",
-    "power",
-    "joyful_activation",
-    "tension",
-    "sadness",
-)
+GEMS_EMOTIONS: tuple[str, ...] = EMOTIFY_EMOTIONS
 
 #: The musical parameters, each coded on [-1, 1] (``minor`` is exactly ±1).
 PARAMETERS: tuple[str, ...] = (
