@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import weakref
+
 import keras
 import numpy as np
 
-__all__ = ["build_feature_model", "build_standard_gru", "gru_initializer"]
+__all__ = ["build_feature_model", "build_standard_gru", "gru_initializer", "without_padding_mask"]
 
 
 def gru_initializer(stddev: float | None, seed: int | None):
@@ -127,3 +129,47 @@ def build_standard_gru(
         name="emotion",
     )(features)
     return keras.Model(inputs, outputs, name=name)
+
+
+#: Layer types of the chains that the builders above make (and that a view may re-wire).
+_CHAIN_LAYERS = (
+    keras.layers.InputLayer,
+    keras.layers.Masking,
+    keras.layers.Normalization,
+    keras.layers.GRU,
+    keras.layers.GlobalAveragePooling1D,
+    keras.layers.Dense,
+)
+_VIEWS: "weakref.WeakKeyDictionary[keras.Model, keras.Model]" = weakref.WeakKeyDictionary()
+
+
+def without_padding_mask(model: keras.Model) -> keras.Model:
+    """The same layers and weights as ``model``, minus its padding mask.
+
+    Training crops are cut from inside songs and never contain padding, so the mask of
+    every time step is ``True`` and computing it only costs time (about 5 % of a
+    training epoch). The view shares its layers, hence its weights, with ``model``:
+    training the view trains the model. Use it only on unpadded input; ``model``
+    itself stays the right tool for zero-padded, variable-length batches.
+
+    A model that is not a chain of the layers the builders of this module make is
+    returned unchanged (still correct, with the mask). Views are cached per model.
+    """
+    if model in _VIEWS:
+        return _VIEWS[model]
+    layers = model.layers
+    if (
+        len(model.inputs) != 1
+        or not any(isinstance(layer, keras.layers.Masking) for layer in layers)
+        or not all(isinstance(layer, _CHAIN_LAYERS) for layer in layers)
+        or sum(isinstance(layer, keras.layers.InputLayer) for layer in layers) != 1
+    ):
+        return model
+    inputs = keras.Input(shape=model.inputs[0].shape[1:], name="crop")
+    x = inputs
+    for layer in layers:
+        if not isinstance(layer, (keras.layers.InputLayer, keras.layers.Masking)):
+            x = layer(x)
+    view = keras.Model(inputs, x, name=f"{model.name}_unmasked")
+    _VIEWS[model] = view
+    return view

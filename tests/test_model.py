@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from semgru_keras.model import build_feature_model, build_standard_gru
+from semgru_keras.model import build_feature_model, build_standard_gru, without_padding_mask
 
 
 def test_shapes_and_layers():
@@ -63,3 +63,27 @@ def test_reset_after_flag_and_keras_default_init():
     assert model.get_layer("gru_1").reset_after is True
     with pytest.raises(ValueError, match="units"):
         build_feature_model(units=())
+
+
+@pytest.mark.parametrize("builder", [build_feature_model, lambda **kw: build_standard_gru(3, **kw)])
+def test_view_without_mask_shares_weights_and_agrees_on_unpadded_input(rng, builder):
+    model = builder(input_mean=np.zeros(160), input_variance=np.ones(160), seed=0)
+    view = without_padding_mask(model)
+    assert view is not model and without_padding_mask(model) is view  # cached, no new graph nodes
+    assert not any(isinstance(layer, keras.layers.Masking) for layer in view.layers)
+    assert {id(v) for v in view.weights} == {id(v) for v in model.weights}
+    x = rng.normal(size=(4, 30, 160)).astype("float32")
+    np.testing.assert_allclose(view.predict_on_batch(x), model.predict_on_batch(x), rtol=1e-5, atol=1e-7)
+    # training the view trains the model
+    kernel = next(layer for layer in view.layers if isinstance(layer, keras.layers.GRU)).weights[0]
+    kernel.assign(np.ones(kernel.shape, dtype="float32"))
+    gru = next(layer for layer in model.layers if isinstance(layer, keras.layers.GRU))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(gru.weights[0]), 1.0)
+
+
+def test_view_leaves_other_models_alone():
+    inputs = keras.Input(shape=(None, 8))
+    a = keras.layers.GRU(4, return_sequences=True)(keras.layers.Masking()(inputs))
+    b = keras.layers.GlobalAveragePooling1D()(a)
+    model = keras.Model(inputs, keras.layers.Concatenate()([b, b]))
+    assert without_padding_mask(model) is model

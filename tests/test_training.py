@@ -1,5 +1,6 @@
 """Random-crop batches, the training protocol, full-length embedding and the sklearn front."""
 
+import keras
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -119,3 +120,31 @@ def test_pipeline_in_cross_val_predict(rng):
     pred = cross_val_predict(pipe, seqs, labels, cv=StratifiedKFold(3, shuffle=True, random_state=0))
     assert pred.shape == (60,)
     assert set(pred) <= set(labels)
+
+
+def test_training_without_the_mask_equals_training_with_it(rng):
+    """train_model trains a mask-free view (crops hold no padding): same weights as the masked model."""
+    from semgru_keras.losses import CosineGramLoss
+    from semgru_keras.training import adadelta, train_model
+
+    seqs, labels = separable_set(rng, n=40)
+    targets = annotation_matrix(labels)[0]
+    fast = build_feature_model(units=(8, 4), seed=0)
+    train_model(fast, seqs, targets, epochs=2, batch_size=20, crop_length=50, seed=5, jit_compile=False)
+
+    slow = build_feature_model(units=(8, 4), seed=0)
+    keras.utils.set_random_seed(5)
+    slow.compile(optimizer=adadelta(), loss=CosineGramLoss(), jit_compile=False)
+    slow.fit(CropSequence(seqs, targets, 50, 20, seed=5), epochs=2, verbose=0)
+    assert not np.allclose(fast.get_weights()[0], build_feature_model(units=(8, 4), seed=0).get_weights()[0])
+    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_embed_length_reads_the_middle_of_each_song(rng):
+    seqs, labels = separable_set(rng, n=12)
+    embedder = SemanticEmbedder(units=(6, 4), epochs=1, batch_size=6, crop_length=50, seed=0, embed_length=40)
+    features = embedder.fit(seqs, labels).transform(seqs)
+    middles = [s[(len(s) - 40) // 2 : (len(s) - 40) // 2 + 40] for s in seqs]
+    np.testing.assert_allclose(features, embed(embedder.model_, middles), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(features, embed(embedder.model_, seqs))
