@@ -86,6 +86,10 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
     class_vectors : mapping, optional
         For class labels: label → annotation vector (e.g. :data:`QUADRANT_CORNERS`);
         default one-hot.
+    embed_length : int or None
+        ``None`` (default, the paper's Eq. 11 over the whole song): ``transform`` reads
+        every input vector of a song. An integer ``k`` reads only the middle ``k`` vectors
+        (e.g. ``crop_length``, to embed exactly what training saw: a 5 s excerpt).
     seed : int
         Seeds weights, crops and shuffling; the same seed repeats a CPU run exactly.
     verbose : int
@@ -115,6 +119,7 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
         reset_after: bool = False,
         standardize: bool = True,
         class_vectors: Mapping | None = None,
+        embed_length: int | None = None,
         seed: int = 0,
         verbose: int = 0,
     ):
@@ -128,6 +133,7 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
         self.reset_after = reset_after
         self.standardize = standardize
         self.class_vectors = class_vectors
+        self.embed_length = embed_length
         self.seed = seed
         self.verbose = verbose
 
@@ -165,9 +171,14 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        """Full-length learned features, shape ``(n_songs, units[-1])``."""
+        """Learned features, shape ``(n_songs, units[-1])``: of the full songs, or of their
+        middle ``embed_length`` vectors."""
         check_is_fitted(self, "model_")
-        return embed(self.model_, list(X))
+        X = list(X)
+        if self.embed_length is not None:
+            k = int(self.embed_length)
+            X = [np.asarray(s)[max(0, (len(s) - k) // 2) : max(0, (len(s) - k) // 2) + k] for s in X]
+        return embed(self.model_, X)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "model_")

@@ -157,6 +157,9 @@ class EvaluationConfig:
         Hand-crafted groups to evaluate (each alone and all together, "combined").
     svr_grid, svc_grid : dict
         SVR / SVM parameter grids (keys ``C``, ``gamma``, ``epsilon``).
+    embed_length : int or None
+        Semantic Embedding GRU features of the whole song (``None``, Eq. 11) or of its
+        middle ``embed_length`` vectors (see :class:`~semgru_keras.embedder.SemanticEmbedder`).
     class_coding : {"auto", "onehot"}
         Annotation vectors for classes in the semantic embedding: ``"auto"`` uses the
         valence–arousal corners of :data:`~semgru_keras.embedder.QUADRANT_CORNERS` when
@@ -189,6 +192,7 @@ class EvaluationConfig:
     feature_groups: tuple[str, ...] = FEATURE_GROUPS
     svr_grid: Mapping[str, Sequence] = field(default_factory=lambda: dict(SVR_GRID))
     svc_grid: Mapping[str, Sequence] = field(default_factory=lambda: dict(SVC_GRID))
+    embed_length: int | None = None
     class_coding: str = "auto"
     use_groups: bool | None = None
     n_boot: int = 1000
@@ -746,7 +750,8 @@ def _run_fold(f: int, results: CVResults, config: EvaluationConfig, sequences, h
 
     if "semgru" in config.systems:
         t0 = time.perf_counter()
-        embedder = SemanticEmbedder(class_vectors=class_vectors, **config.network_params(config.seed + f))
+        embedder = SemanticEmbedder(class_vectors=class_vectors, embed_length=config.embed_length,
+                                    **config.network_params(config.seed + f))
         embedder.fit([sequences[i] for i in train], y_train)
         # One call for both sets: fewer distinct batch shapes, so fewer graph traces.
         learned = embedder.transform([sequences[i] for i in np.concatenate([train, test])])
