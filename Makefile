@@ -6,6 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.semgru-installed
 PYTEST_ARGS ?=
+# PyTorch for the benchmark's hand-written twin; CPU-only machines may prefer
+#   make bench TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
+TORCH_SPEC ?= torch>=2.2
+BENCH_ARGS ?=
 
 .PHONY: install test test-fast demo bench clean help
 
@@ -32,8 +36,8 @@ demo: $(STAMP)
 	$(BIN)/python -m semgru_keras.run --all-demo
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .cache

@@ -7,9 +7,15 @@
     python -m semgru_keras.run --all-demo                             # what `make demo` runs
     python -m semgru_keras.run --dataset synthetic-quadrants -p epochs 5 -p seed 1
 
-Notebooks ``01``–``05`` run in order; executed copies go to ``runs/<dataset>/`` (git-ignored)
-and the figures they save are copied to ``figures/<dataset>/``. The first failing notebook
-stops the run with the notebook and cell named.
+Notebooks ``01``–``05`` run in order; executed copies go to ``runs/<dataset>/`` (git-ignored),
+the figures they save are copied to ``figures/<dataset>/`` and the result tables
+(``results.json``, ``comparison``/``summary`` ``.csv``/``.md``) to ``results/<dataset>/``, with
+``run.json`` recording the command, Keras backend, machine and wall time of every notebook.
+The first failing notebook stops the run with the notebook and cell named.
+
+Backend: the notebooks' kernels inherit ``KERAS_BACKEND``. Unless it is set (or ``--backend``
+is given), the runner picks JAX where it is installed: it trains the paper's model about
+seven times faster than TensorFlow on a CPU (``benchmarks/``); otherwise Keras' default.
 
 The notebooks call :func:`settings` in their first code cell to turn the papermill
 parameters into concrete values (``mode="quick"`` or ``"full"``).
@@ -19,6 +25,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
+import json
+import os
+import platform
 import re
 import shutil
 import sys
@@ -26,7 +36,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "settings", "run_notebooks", "main"]
+__all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "settings", "run_notebooks", "default_backend", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -45,6 +55,17 @@ MODES: dict[str, dict] = {
     "quick": {"epochs": 30, "n_folds": 3},
     "full": {"epochs": 100, "n_folds": 10},
 }
+
+
+#: What a run leaves in ``results/<dataset>/`` besides ``run.json``.
+RESULT_FILES = ("results.json", "comparison.csv", "comparison.md", "summary.csv", "summary.md", "confusion_*.csv")
+
+
+def default_backend() -> str:
+    """``$KERAS_BACKEND`` if set, else ``"jax"`` where JAX is installed, else ``"tensorflow"``."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    return "jax" if importlib.util.find_spec("jax") is not None else "tensorflow"
 
 
 class NotebookRunError(RuntimeError):
@@ -119,12 +140,18 @@ def run_notebooks(
     parameters: dict | None = None,
     runs_dir: str | Path | None = None,
     figures_dir: str | Path | None = None,
+    results_dir: str | Path | None = None,
     notebooks: tuple[str, ...] = NOTEBOOKS,
     kernel_name: str = "python3",
     log_output: bool = False,
     notebook_dir: str | Path = NOTEBOOK_DIR,
+    backend: str | None = None,
 ) -> Path:
     """Execute ``notebooks`` in order for one dataset; return the run folder.
+
+    ``backend`` (default :func:`default_backend`) is exported as ``KERAS_BACKEND`` to the
+    kernels. Figures are copied to ``figures_dir/<dataset>`` and result tables to
+    ``results_dir/<dataset>`` (defaults: the repository's ``figures/`` and ``results/``).
 
     Raises
     ------
@@ -138,30 +165,57 @@ def run_notebooks(
     run_dir.mkdir(parents=True, exist_ok=True)
     params = {"dataset": str(dataset), "data_root": data_root, "mode": mode, "output_dir": str(run_dir.resolve())}
     params.update(parameters or {})
-    for notebook in notebooks:
-        source = Path(notebook_dir) / notebook
-        if not source.is_file():
-            raise NotebookRunError(f"{source}: notebook not found")
-        target = run_dir / notebook
-        started = time.perf_counter()
-        print(f"[{name}] {notebook} ...", flush=True)
-        try:
-            pm.execute_notebook(
-                str(source),
-                str(target),
-                parameters=params,
-                kernel_name=kernel_name,
-                cwd=str(notebook_dir),
-                progress_bar=False,
-                log_output=log_output,
-            )
-        except pm.PapermillExecutionError as exc:
-            first_line = next((line for line in str(exc.source).splitlines() if line.strip()), "")
-            raise NotebookRunError(
-                f"{notebook} failed in cell [{exc.exec_count}] ({exc.ename}: {exc.evalue}); "
-                f"the cell starts with {first_line!r}; the executed copy with the traceback is {target}"
-            ) from exc
-        print(f"[{name}] {notebook} done in {time.perf_counter() - started:.1f} s", flush=True)
+    backend = backend or default_backend()
+    record = {
+        "command": " ".join(["python -m semgru_keras.run", *sys.argv[1:]]) if sys.argv[1:] else None,
+        "dataset": str(dataset),
+        "data_root": data_root,
+        "mode": mode,
+        "parameters": {k: v for k, v in params.items() if k not in ("output_dir",)},
+        "keras_backend": backend,
+        "machine": _machine(),
+        "versions": _versions(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "notebook_seconds": {},
+    }
+    run_started = time.perf_counter()
+    saved_env = {key: os.environ.get(key) for key in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")}
+    os.environ["KERAS_BACKEND"] = backend  # papermill's kernels inherit the environment
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        for notebook in notebooks:
+            source = Path(notebook_dir) / notebook
+            if not source.is_file():
+                raise NotebookRunError(f"{source}: notebook not found")
+            target = run_dir / notebook
+            started = time.perf_counter()
+            print(f"[{name}] {notebook} ...", flush=True)
+            try:
+                pm.execute_notebook(
+                    str(source),
+                    str(target),
+                    parameters=params,
+                    kernel_name=kernel_name,
+                    cwd=str(notebook_dir),
+                    progress_bar=False,
+                    log_output=log_output,
+                )
+            except pm.PapermillExecutionError as exc:
+                first_line = next((line for line in str(exc.source).splitlines() if line.strip()), "")
+                raise NotebookRunError(
+                    f"{notebook} failed in cell [{exc.exec_count}] ({exc.ename}: {exc.evalue}); "
+                    f"the cell starts with {first_line!r}; the executed copy with the traceback is {target}"
+                ) from exc
+            seconds = time.perf_counter() - started
+            record["notebook_seconds"][notebook] = round(seconds, 1)
+            print(f"[{name}] {notebook} done in {seconds:.1f} s", flush=True)
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    record["total_seconds"] = round(time.perf_counter() - run_started, 1)
     produced = run_dir / "figures"
     if produced.is_dir():
         dest = (Path(figures_dir) if figures_dir else REPO_ROOT / "figures") / name
@@ -169,7 +223,48 @@ def run_notebooks(
         for png in sorted(produced.glob("*.png")):
             shutil.copy2(png, dest / png.name)
         print(f"[{name}] figures copied to {dest}", flush=True)
+    tables = [p for pattern in RESULT_FILES for p in sorted(run_dir.glob(pattern))]
+    if tables:
+        dest = (Path(results_dir) if results_dir else REPO_ROOT / "results") / name
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in tables:
+            shutil.copy2(path, dest / path.name)
+        (dest / "run.json").write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+        print(f"[{name}] results copied to {dest}", flush=True)
     return run_dir
+
+
+def _versions() -> dict:
+    """Installed versions of the libraries that shape the numbers (read from metadata, not imported)."""
+    from importlib import metadata
+
+    out = {}
+    for dist in ("keras", "tensorflow", "jax", "torch", "scikit-learn", "librosa", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _machine() -> dict:
+    """CPU model, usable cores, memory and versions, for the record of a run."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    try:
+        memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "cores": cores, "memory_gib": memory, "platform": platform.platform(),
+            "python": platform.python_version()}
 
 
 def _value(text: str):
@@ -194,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="+", default=list(NOTEBOOKS), help="subset of notebooks to run, in order")
     parser.add_argument("--runs-dir", help="where executed notebooks go (default: runs/)")
     parser.add_argument("--figures-dir", help="where figures are copied (default: figures/)")
+    parser.add_argument("--results-dir", help="where result tables are copied (default: results/)")
+    parser.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
+                        help="KERAS_BACKEND of the notebooks (default: $KERAS_BACKEND, else jax if installed)")
     args = parser.parse_args(argv)
     datasets = DEMO_DATASETS if args.all_demo else (args.dataset,)
     parameters = {key: _value(value) for key, value in args.parameter}
@@ -207,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
                 parameters=parameters,
                 runs_dir=args.runs_dir,
                 figures_dir=args.figures_dir,
+                results_dir=args.results_dir,
                 notebooks=tuple(args.notebooks),
+                backend=args.backend,
             )
         except NotebookRunError as exc:
             print(f"error: {exc}", file=sys.stderr)
