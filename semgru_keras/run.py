@@ -14,8 +14,8 @@ the figures they save are copied to ``figures/<dataset>/`` and the result tables
 The first failing notebook stops the run with the notebook and cell named.
 
 Backend: the notebooks' kernels inherit ``KERAS_BACKEND``. Unless it is set (or ``--backend``
-is given), the runner picks JAX where it is installed: it trains the paper's model about
-seven times faster than TensorFlow on a CPU (``benchmarks/``); otherwise Keras' default.
+is given), the runner picks JAX where it is installed, the fastest backend for the paper's
+model on a CPU (``benchmarks/``); otherwise Keras' default.
 
 The notebooks call :func:`settings` in their first code cell to turn the papermill
 parameters into concrete values (``mode="quick"`` or ``"full"``).

@@ -159,18 +159,17 @@ def train_model(
     ``(sequences, targets)`` pair, cropped the same way with a fixed seed.
 
     Speed: crops contain no padding, so the model is trained through
-    :func:`~semgru_keras.model.without_padding_mask` (same weights, no mask). With
-    ``jit_compile="auto"`` the training step is compiled by XLA on TensorFlow and JAX
-    (Keras' own ``"auto"`` leaves XLA off for TensorFlow on a CPU, which is about four
-    times slower here; see ``benchmarks/``) and runs eagerly-traced on torch.
+    :func:`~semgru_keras.model.without_padding_mask` (same weights, no mask). That matters
+    most on TensorFlow, whose masked GRU runs about five times slower on a CPU (see
+    ``benchmarks/``). ``jit_compile`` goes to ``Model.compile``; Keras' ``"auto"`` uses XLA
+    on JAX and on TensorFlow with a GPU, and leaves it off for TensorFlow on a CPU, where
+    it is slower for this model.
     """
     keras.utils.set_random_seed(seed)
     data = CropSequence(sequences, targets, crop_length, batch_size, seed=seed, ids=ids)
     val = None
     if validation is not None:
         val = CropSequence(*validation, crop_length=crop_length, batch_size=batch_size, seed=seed + 1)
-    if jit_compile == "auto":
-        jit_compile = keras.backend.backend() in ("tensorflow", "jax")
     trainable = without_padding_mask(model)
     trainable.compile(optimizer=adadelta(learning_rate, rho), loss=loss or CosineGramLoss(), jit_compile=jit_compile)
     return trainable.fit(data, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=verbose)
