@@ -112,7 +112,9 @@ def write_table() -> pd.DataFrame:
             "emotions, averaged over folds; 95 % bootstrap interval (songs resampled within folds); "
             "Δ = mean over folds of the paired difference to the paper-protocol row of the same system. "
             "Settings were fixed before running; none was chosen on test folds. Run minutes: cross-validation "
-            "wall time on 2 CPU cores (the paper-protocol run trains all three systems; a variant, one). "
+            "wall time on 2 CPU cores (the paper-protocol run trains all three systems; a variant, one), "
+            "not a benchmark: on 2026-11-25 reset_after, std_gru_keras_init and embed_crop shared the "
+            "machine with other jobs. "
             "Command: `python -m experiments.emotify --data-root PATH`.")
     (OUT / "experiments.md").write_text(f"## Experiments on Emotify\n\n{note}\n\n{to_markdown(df.round(3))}",
                                         encoding="utf-8")
