@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
     cores = usable_cores()
 
     started = time.perf_counter()
-    command = "python -m benchmarks" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    command = "python -m benchmarks" + (" " + shlex.join(argv if argv is not None else sys.argv[1:])).rstrip()
     say = lambda s: print(s, flush=True)  # noqa: E731
     machine = machine_info()
     say(f"semgru-keras benchmarks ({'quick' if quick else 'full'}) on {machine['cpu']}, {cores} usable cores, "
