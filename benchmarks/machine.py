@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 import shutil
@@ -11,35 +10,10 @@ import subprocess
 import sys
 import time
 
+from semgru_keras.run import machine_record, package_versions
+
 PACKAGES = ("semgru-keras", "keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "scipy", "librosa",
             "soundfile", "joblib", "papermill")
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _memory_gib() -> float | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    try:
-        import psutil
-
-        return psutil.virtual_memory().total / 2**30
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def _physical_cores() -> int | None:
@@ -59,10 +33,7 @@ def load_average() -> list[float] | None:
 
 
 def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    return machine_record()["cores"] or 1
 
 
 def _gpus() -> list[str]:
@@ -77,23 +48,19 @@ def _gpus() -> list[str]:
 
 
 def versions() -> dict:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
+    return {"python": platform.python_version(), **package_versions(PACKAGES)}
 
 
 def machine_info() -> dict:
+    """The package's run record (``semgru_keras.run.machine_record``) plus what a benchmark adds."""
+    base = machine_record()
     return {
         "host": socket.gethostname(),
-        "cpu": _cpu_model(),
+        "cpu": base["cpu"],
         "logical_cores": os.cpu_count(),
-        "usable_cores": usable_cores(),
+        "usable_cores": base["cores"],
         "physical_cores": _physical_cores(),
-        "memory_gib": round(_memory_gib() or 0.0, 1),
+        "memory_gib": base["memory_gib"],
         "os": f"{platform.system()} {platform.release()}",
         "gpus": _gpus(),
         "python_executable": sys.executable,

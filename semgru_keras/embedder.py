@@ -177,7 +177,8 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
         X = list(X)
         if self.embed_length is not None:
             k = int(self.embed_length)
-            X = [np.asarray(s)[max(0, (len(s) - k) // 2) : max(0, (len(s) - k) // 2) + k] for s in X]
+            starts = [max(0, (len(s) - k) // 2) for s in X]
+            X = [np.asarray(s)[start : start + k] for s, start in zip(X, starts)]
         return embed(self.model_, X)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

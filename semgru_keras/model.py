@@ -8,9 +8,8 @@ padding its batch needed. (Real log-mel vectors are never all-zero.)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import weakref
+from collections.abc import Sequence
 
 import keras
 import numpy as np

@@ -36,7 +36,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "settings", "run_notebooks", "default_backend", "main"]
+__all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "settings", "run_notebooks", "default_backend",
+           "machine_record", "package_versions", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -173,8 +174,8 @@ def run_notebooks(
         "mode": mode,
         "parameters": {k: v for k, v in params.items() if k not in ("output_dir",)},
         "keras_backend": backend,
-        "machine": _machine(),
-        "versions": _versions(),
+        "machine": machine_record(),
+        "versions": package_versions(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "notebook_seconds": {},
     }
@@ -234,12 +235,16 @@ def run_notebooks(
     return run_dir
 
 
-def _versions() -> dict:
-    """Installed versions of the libraries that shape the numbers (read from metadata, not imported)."""
+#: Libraries whose versions shape the numbers of a run.
+VERSIONED = ("keras", "tensorflow", "jax", "torch", "scikit-learn", "librosa", "numpy")
+
+
+def package_versions(names=VERSIONED) -> dict:
+    """Installed versions of ``names`` (read from package metadata, nothing is imported)."""
     from importlib import metadata
 
     out = {}
-    for dist in ("keras", "tensorflow", "jax", "torch", "scikit-learn", "librosa", "numpy"):
+    for dist in names:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -247,8 +252,9 @@ def _versions() -> dict:
     return out
 
 
-def _machine() -> dict:
-    """CPU model, usable cores, memory and versions, for the record of a run."""
+def machine_record() -> dict:
+    """CPU model, usable cores, memory (GiB), platform and Python version, for the record of a run
+    (and of a benchmark: ``benchmarks/machine.py`` builds on it)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
