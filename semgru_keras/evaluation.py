@@ -411,6 +411,10 @@ class CVResults:
         Per system and fold, the SVR/SVM parameters chosen by the inner search.
     fit_seconds : dict of str to list of float
         Per system and fold, wall time of training and predicting.
+    stage_seconds : dict of str to dict of str to list of float
+        Per system, stage (``train``, ``embed``, ``svm``, ``predict``) and fold, wall time;
+        from :func:`cross_validate_dataset` and :func:`evaluate` also ``"extraction"``
+        (``input_sequences``, ``handcrafted``) and ``"report"`` (``tables_and_figures``).
     n_features : dict of str to int
         Size of the feature vector each system uses (Table II's "Vector size").
     embedding : ndarray (n, d) or None
@@ -436,6 +440,7 @@ class CVResults:
     train_indices: dict = field(default_factory=dict)
     best_params: dict = field(default_factory=dict)
     fit_seconds: dict = field(default_factory=dict)
+    stage_seconds: dict = field(default_factory=dict)
     n_features: dict = field(default_factory=dict)
     embedding: np.ndarray | None = None
     projection: dict | None = None
@@ -602,6 +607,7 @@ def cross_validate(
     ids=None,
     name: str = "dataset",
     progress: bool = True,
+    n_jobs: int | None = 1,
 ) -> CVResults:
     """Run the three systems on the same outer folds and collect out-of-fold predictions.
 
@@ -630,6 +636,11 @@ def cross_validate(
         Dataset name (used in tables and figure folders).
     progress : bool
         Show a per-fold progress bar (tqdm, on stderr).
+    n_jobs : int or None
+        Worker processes for the outer folds (joblib's convention: ``-1`` = all cores;
+        ``1`` runs them here, one after another). The folds are independent and seeded, so
+        the results are the same either way; inside ``joblib.parallel_config(backend="dask")``
+        they run on a Dask cluster (:mod:`semgru_keras.parallel`).
 
     Returns
     -------
@@ -709,15 +720,38 @@ def cross_validate(
 
     class_vectors = class_vectors_for(classes, config.class_coding) if task == "classification" else None
     started = time.perf_counter()
-    bar = _progress(range(config.n_folds), progress, f"{name}: folds")
+    shared = (task, y, folds, config, sequences, handcrafted, class_vectors, groups_arr)
+    outputs = _map_folds(shared, config.n_folds, n_jobs)
+    bar = _progress(outputs, progress, f"{name}: folds", total=config.n_folds)
     with _quiet_retracing():
-        for f in bar:
-            test = _run_fold(f, results, config, sequences, handcrafted, class_vectors, groups_arr)
+        for out in bar:
+            _record_fold(results, out)
             if progress:
                 shown = ("semgru", "standard_gru", "handcrafted_combined")
-                bar.set_postfix({k: round(_fold_score(results, k, test), 3) for k in shown if k in results.predictions})
+                bar.set_postfix({k: round(_fold_score(results, k, out["test"]), 3) for k in shown if k in results.predictions})
     results.wall_seconds = time.perf_counter() - started
     return results
+
+
+def _map_folds(shared: tuple, n_folds: int, n_jobs: int | None):
+    """Fold outputs in fold order: in this process (``n_jobs=1``) or from joblib workers.
+
+    Workers run whatever joblib backend is active (loky processes by default; Dask, Ray, …
+    inside ``joblib.parallel_config(backend=...)``), each with its share of the CPU threads
+    (:mod:`semgru_keras.parallel`).
+    """
+    import joblib
+
+    from .parallel import WorkerSetup, resolve_jobs, run_in_worker
+
+    n_workers = resolve_jobs(n_jobs, n_folds)
+    if n_workers == 1:
+        return (_fold_outputs(f, *shared) for f in range(n_folds))
+    import keras
+
+    setup = WorkerSetup(backend=keras.backend.backend(), threads=max(1, joblib.cpu_count() // n_workers))
+    parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator")
+    return parallel(joblib.delayed(run_in_worker)(setup, _fold_outputs, f, *shared) for f in range(n_folds))
 
 
 @contextlib.contextmanager
@@ -732,59 +766,88 @@ def _quiet_retracing():
         logger.setLevel(level)
 
 
-def _run_fold(f: int, results: CVResults, config: EvaluationConfig, sequences, handcrafted, class_vectors,
-              groups) -> np.ndarray:
-    """Train and evaluate every system on outer fold ``f``, record into ``results``; return the test indices."""
-    y = results.y_true
-    train = np.flatnonzero(results.folds != f)
-    test = np.flatnonzero(results.folds == f)
+def _fold_outputs(f: int, task: str, y, folds, config: EvaluationConfig, sequences, handcrafted, class_vectors,
+                  groups) -> dict:
+    """Train and evaluate every system on outer fold ``f``; a pure function of its arguments.
+
+    Returns the fold's test/train indices and, per system, its predictions, chosen SVR/SVM
+    parameters, wall time and per-stage wall times (training, embedding, SVR/SVM search,
+    prediction), plus the SE-GRU features of the held-out songs.
+    """
+    train = np.flatnonzero(folds != f)
+    test = np.flatnonzero(folds == f)
     y_train = y[train]
     svm = dict(
-        task=results.task,
-        grid=config.svr_grid if results.task == "regression" else config.svc_grid,
+        task=task,
+        grid=config.svr_grid if task == "regression" else config.svc_grid,
         inner_folds=config.inner_folds,
         seed=config.seed + f,
         groups=None if groups is None else groups[train],
         n_jobs=config.n_jobs,
     )
+    out: dict = {"fold": f, "test": test, "train": train, "systems": {}}
+
+    def stamp(stages: dict, stage: str, t0: float) -> float:
+        now = time.perf_counter()
+        stages[stage] = now - t0
+        return now
 
     if "semgru" in config.systems:
-        t0 = time.perf_counter()
+        stages: dict = {}
+        t0 = t = time.perf_counter()
         embedder = SemanticEmbedder(class_vectors=class_vectors, embed_length=config.embed_length,
                                     **config.network_params(config.seed + f))
         embedder.fit([sequences[i] for i in train], y_train)
+        t = stamp(stages, "train", t)
         # One call for both sets: fewer distinct batch shapes, so fewer graph traces.
         learned = embedder.transform([sequences[i] for i in np.concatenate([train, test])])
         f_train, f_test = learned[: len(train)], learned[len(train) :]
+        t = stamp(stages, "embed", t)
         pred, params = fit_predict_svm(f_train, y_train, f_test, **svm)
-        _record(results, "semgru", test, train, pred, params, time.perf_counter() - t0)
-        if results.embedding is None:
-            results.embedding = np.full((len(y), f_test.shape[1]), np.nan, dtype=np.float32)
-        results.embedding[test] = f_test
+        stamp(stages, "svm", t)
+        out["systems"]["semgru"] = (pred, params, time.perf_counter() - t0, stages)
+        out["embedding"] = f_test
         if f == 0:
-            results.projection = {"fold": 0, "train_index": train.copy(), "train_features": f_train.astype(np.float32)}
+            out["projection"] = {"fold": 0, "train_index": train.copy(), "train_features": f_train.astype(np.float32)}
 
     if "standard_gru" in config.systems:
-        t0 = time.perf_counter()
+        stages = {}
+        t0 = t = time.perf_counter()
         gru = StandardGRU(**config.network_params(config.seed + f))
         gru.fit([sequences[i] for i in train], y_train)
+        t = stamp(stages, "train", t)
         pred = gru.predict([sequences[i] for i in test])
-        _record(results, "standard_gru", test, train, pred, [], time.perf_counter() - t0)
+        stamp(stages, "predict", t)
+        out["systems"]["standard_gru"] = (pred, [], time.perf_counter() - t0, stages)
 
     if "handcrafted" in config.systems:
         for g, h in handcrafted.items():
             t0 = time.perf_counter()
             pred, params = fit_predict_svm(h[train], y_train, h[test], **svm)
-            _record(results, f"handcrafted_{g}", test, train, pred, params, time.perf_counter() - t0)
-    return test
+            seconds = time.perf_counter() - t0
+            out["systems"][f"handcrafted_{g}"] = (pred, params, seconds, {"svm": seconds})
+    return out
 
 
-def _record(results: CVResults, key: str, test, train, pred, params, seconds: float) -> None:
-    results.predictions[key][test] = pred
+def _record_fold(results: CVResults, out: dict) -> None:
+    """Write one fold's outputs (from :func:`_fold_outputs`) into ``results``."""
+    test, train = out["test"], out["train"]
+    for key, (pred, params, seconds, stages) in out["systems"].items():
+        results.predictions[key][test] = pred
+        results.train_indices[key].append(np.asarray(train).copy())
+        results.best_params[key].append(params)
+        results.fit_seconds[key].append(float(seconds))
+        per_stage = results.stage_seconds.setdefault(key, {})
+        for stage, value in stages.items():
+            per_stage.setdefault(stage, []).append(float(value))
     results._ci_cache.clear()
-    results.train_indices[key].append(np.asarray(train).copy())
-    results.best_params[key].append(params)
-    results.fit_seconds[key].append(float(seconds))
+    if "embedding" in out:
+        f_test = out["embedding"]
+        if results.embedding is None:
+            results.embedding = np.full((len(results.y_true), f_test.shape[1]), np.nan, dtype=np.float32)
+        results.embedding[test] = f_test
+    if "projection" in out:
+        results.projection = out["projection"]
 
 
 def _fold_score(results: CVResults, key: str, test) -> float:
@@ -795,12 +858,12 @@ def _fold_score(results: CVResults, key: str, test) -> float:
         return float("nan")
 
 
-def _progress(iterable, enabled: bool, desc: str):
+def _progress(iterable, enabled: bool, desc: str, total: int | None = None):
     if not enabled:
         return iterable
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, unit="fold")
+    return tqdm(iterable, desc=desc, unit="fold", total=total)
 
 
 def cross_validate_dataset(
@@ -817,23 +880,29 @@ def cross_validate_dataset(
 
     Input sequences come from ``ds.sequences`` and hand-crafted features from
     ``ds.map_audio(handcrafted_features, key=HANDCRAFTED_KEY)``, both cached under
-    ``cache_dir`` and computed with ``n_jobs`` processes. ``shuffle_targets=True`` permutes
+    ``cache_dir`` and computed with ``n_jobs`` processes; the outer folds run in ``n_jobs``
+    worker processes too (see :func:`cross_validate`). ``shuffle_targets=True`` permutes
     the targets across songs (seeded): a null experiment in which every system must score
     at chance.
     """
     config = config or EvaluationConfig()
+    extraction: dict = {}
     sequences = None
     if {"semgru", "standard_gru"} & set(config.systems):
+        t0 = time.perf_counter()
         sequences = ds.sequences(config=feature_config, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+        extraction["input_sequences"] = [time.perf_counter() - t0]
     handcrafted = None
     if "handcrafted" in config.systems:
+        t0 = time.perf_counter()
         per_song = ds.map_audio(handcrafted_features, key=HANDCRAFTED_KEY, cache_dir=cache_dir, n_jobs=n_jobs,
                                 progress=progress)
         handcrafted = stack_features(per_song)
+        extraction["handcrafted"] = [time.perf_counter() - t0]
     targets = np.asarray(ds.targets)
     if shuffle_targets:
         targets = targets[np.random.default_rng(config.seed).permutation(len(targets))]
-    return cross_validate(
+    results = cross_validate(
         sequences,
         targets,
         handcrafted=handcrafted,
@@ -845,7 +914,10 @@ def cross_validate_dataset(
         ids=getattr(ds, "ids", None),
         name=ds.name + (" (shuffled targets)" if shuffle_targets else ""),
         progress=progress,
+        n_jobs=n_jobs,
     )
+    results.stage_seconds["extraction"] = extraction  # reading the cache, or computing what it lacks
+    return results
 
 
 def evaluate(
@@ -879,7 +951,8 @@ def evaluate(
         ``results.json`` and the tables go to ``<results_dir>/<dataset>/``, the PNG figures
         to ``<figures_dir>/<dataset>/``; ``None`` skips writing them.
     cache_dir, n_jobs, feature_config : optional
-        Feature cache, parallel feature extraction and the input representation
+        Feature cache, worker processes (feature extraction and the outer folds; ``-1``:
+        all cores) and the input representation
         (:class:`~semgru_keras.features.FeatureConfig`; see :func:`cross_validate_dataset`).
     progress : bool
         Progress bars (feature extraction, folds); ``False`` for quiet runs.
@@ -901,10 +974,12 @@ def evaluate(
     results = cross_validate_dataset(dataset, config, feature_config=feature_config, cache_dir=cache_dir,
                                      n_jobs=n_jobs, progress=progress)
     name = slug(results.name)
+    t0 = time.perf_counter()
     if results_dir is not None:
-        out = Path(results_dir) / name
-        results.save(out / "results.json")
-        write_tables(results, out)
+        write_tables(results, Path(results_dir) / name)
     if figures_dir is not None:
         save_figures(results, Path(figures_dir) / name)
+    results.stage_seconds["report"] = {"tables_and_figures": [time.perf_counter() - t0]}
+    if results_dir is not None:
+        results.save(Path(results_dir) / name / "results.json")
     return results

@@ -26,6 +26,7 @@ def safe_l2_normalize(x, epsilon: float = 1e-12):
     most ``epsilon`` are mapped to zero with a zero gradient (the direction of a zero
     vector is undefined); ``rsqrt`` only ever sees values above ``epsilon``.
     """
+    x = ops.convert_to_tensor(x)  # NumPy input too: torch cannot multiply an ndarray by a tensor
     squared_norm = ops.sum(ops.square(x), axis=-1, keepdims=True)
     nonzero = squared_norm > epsilon
     safe = ops.where(nonzero, squared_norm, 1.0)

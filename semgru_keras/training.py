@@ -151,6 +151,7 @@ def train_model(
     verbose: int | str = 0,
     ids=None,
     jit_compile: bool | str = "auto",
+    optimizer: keras.optimizers.Optimizer | None = None,
 ) -> keras.callbacks.History:
     """Train ``model`` with the paper's protocol and return the Keras ``History``.
 
@@ -163,7 +164,8 @@ def train_model(
     most on TensorFlow, whose masked GRU runs about five times slower on a CPU (see
     ``benchmarks/``). ``jit_compile`` goes to ``Model.compile``; Keras' ``"auto"`` uses XLA
     on JAX and on TensorFlow with a GPU, and leaves it off for TensorFlow on a CPU, where
-    it is slower for this model.
+    it is slower for this model. ``optimizer`` replaces the paper's
+    ``adadelta(learning_rate, rho)`` (for experiments, e.g. another ε).
     """
     keras.utils.set_random_seed(seed)
     data = CropSequence(sequences, targets, crop_length, batch_size, seed=seed, ids=ids)
@@ -171,7 +173,7 @@ def train_model(
     if validation is not None:
         val = CropSequence(*validation, crop_length=crop_length, batch_size=batch_size, seed=seed + 1)
     trainable = without_padding_mask(model)
-    trainable.compile(optimizer=adadelta(learning_rate, rho), loss=loss or CosineGramLoss(), jit_compile=jit_compile)
+    trainable.compile(optimizer=optimizer or adadelta(learning_rate, rho), loss=loss or CosineGramLoss(), jit_compile=jit_compile)
     return trainable.fit(data, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=verbose)
 
 

@@ -1,0 +1,97 @@
+"""Independent work (the protocol's outer folds) in worker processes, through joblib.
+
+The ten outer folds of the protocol do not depend on each other, so
+:func:`~semgru_keras.evaluation.cross_validate` hands them to :class:`joblib.Parallel`.
+joblib's default backend (loky) runs them in local worker processes; any other joblib
+backend runs them elsewhere, e.g. on a Dask cluster::
+
+    import joblib
+    from dask.distributed import Client
+
+    client = Client("tcp://scheduler:8786")          # or Client(LocalCluster(n_workers=4))
+    with joblib.parallel_config(backend="dask"):
+        evaluate("emotify", root="…/emotify", n_jobs=10)
+
+No scheduler of our own: this module only prepares each worker before the work starts.
+A worker uses the parent's Keras backend (``KERAS_BACKEND``) and its share of the CPU
+threads: with ``threads=1`` XLA (JAX, TensorFlow's XLA) runs single-threaded, TensorFlow's
+and PyTorch's thread pools get one thread, and BLAS/OpenMP pools are limited to one too.
+The settings take effect because XLA and the thread pools start lazily, at a worker's
+first computation.
+
+Results do not depend on where a fold runs: each fold seeds its networks with
+``seed + fold`` (:func:`keras.utils.set_random_seed`), and on a CPU the computations give
+the same numbers in any process (a test compares per-fold predictions of the sequential
+and the parallel run).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["WorkerSetup", "resolve_jobs", "run_in_worker"]
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker process needs before its first computation."""
+
+    backend: str
+    threads: int = 1
+
+
+def resolve_jobs(n_jobs: int | None, n_tasks: int) -> int:
+    """Worker count for ``n_tasks`` independent tasks: joblib's convention (``-1``: all cores), capped at ``n_tasks``."""
+    import joblib
+
+    if n_jobs is None or n_jobs == 0:
+        return 1
+    if n_jobs < 0:
+        n_jobs = max(1, joblib.cpu_count() + 1 + n_jobs)
+    return max(1, min(int(n_jobs), int(n_tasks)))
+
+
+def _limit_threads(threads: int) -> None:
+    threads = max(1, int(threads))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    if threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_cpu_multi_thread_eigen" not in flags:
+            os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
+def run_in_worker(setup: WorkerSetup, func: Callable, *args, **kwargs) -> Any:
+    """Call ``func(*args, **kwargs)`` after preparing this process as ``setup`` says.
+
+    Raises
+    ------
+    RuntimeError
+        If Keras in this worker runs another backend than the parent's (set
+        ``KERAS_BACKEND`` before starting the workers, e.g. in the cluster's environment).
+    """
+    _limit_threads(setup.threads)
+    os.environ.setdefault("KERAS_BACKEND", setup.backend)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    if keras.backend.backend() != setup.backend:
+        raise RuntimeError(
+            f"worker process {os.getpid()} runs Keras on {keras.backend.backend()!r} but the parent uses "
+            f"{setup.backend!r}: set KERAS_BACKEND={setup.backend} in the workers' environment"
+        )
+    if setup.backend == "torch":
+        import torch
+
+        torch.set_num_threads(max(1, int(setup.threads)))
+    return func(*args, **kwargs)
