@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 HERE = Path(__file__).resolve().parent
 BACKENDS = ("tensorflow", "jax", "torch")
-STAGES = ("training", "embedding", "features", "e2e")
+STAGES = ("training", "embedding", "features", "e2e", "protocol")
 
 
 def explore_variants(backends):
@@ -105,6 +105,14 @@ def acceptance(results: dict, quick: bool, all_stages: bool = True) -> list[dict
         checks.append({"check": "second papermill run (warm cache): < 5 % of its time in feature extraction",
                        "value": f"{100 * worst['feature_share_of_wall']:.1f} % ({worst['dataset']})",
                        "passed": worst["feature_share_of_wall"] < 0.05})
+    protocol = results.get("protocol") or {}
+    if protocol.get("runs"):
+        checks.append({"check": "protocol in worker processes gives the sequential predictions",
+                       "value": str(protocol["same_predictions"]), "passed": protocol["same_predictions"]})
+        if "Table I" in protocol.get("workload", ""):
+            wall = protocol["runs"][-1]["protocol_s"]
+            checks.append({"check": "full Table I protocol ≤ 15 minutes (warm cache)", "value": f"{wall / 60:.1f} min",
+                           "passed": wall <= 900})
     if quick and all_stages:
         checks.append({"check": "quick benchmark < 5 minutes", "value": f"{results['wall_s']:.0f} s",
                        "passed": results["wall_s"] < 300})
@@ -129,6 +137,9 @@ def main(argv=None) -> int:
     parser.add_argument("--e2e-backends", default="tensorflow",
                         help="extra KERAS_BACKENDs for one more warm quick papermill run each (default: tensorflow, "
                              "Keras' default, beside the runner's own choice; '' for none)")
+    parser.add_argument("--protocol-data", default=os.environ.get("SEMGRU_EMOTIFY_ROOT"),
+                        help="Emotify folder for the protocol stage: the full Table I protocol, sequential vs "
+                             "parallel (default $SEMGRU_EMOTIFY_ROOT; without it, the quick synthetic protocol)")
     parser.add_argument("--explore", action="store_true", help="add diagnostic JAX variants (see README.md)")
     parser.add_argument("--threads", type=int, help="pin every framework to this many threads (default: theirs)")
     parser.add_argument("--output", help="results file (default benchmarks/results/<date>-<host>[-quick].json)")
@@ -231,6 +242,11 @@ def main(argv=None) -> int:
                          and b.strip() != endtoend._runner_default()
                          and importlib.util.find_spec(b.strip())]
                 results["endtoend"] = endtoend.run_endtoend(quick, datasets, say, backends=extra)
+        if "protocol" in stages:
+            from .protocol import run_protocol
+
+            say("\n[protocol] the whole cross-validation, folds in sequence vs in worker processes ...")
+            results["protocol"] = run_protocol(quick, cores, say, data_root=args.protocol_data)
     finally:
         for w in workers:
             w.close()

@@ -121,6 +121,20 @@ def render(results: dict) -> str:
     elif isinstance(e2e, dict) and e2e.get("status"):
         out.append(f"\n**End to end**: {e2e['status']}")
 
+    protocol = results.get("protocol")
+    if isinstance(protocol, dict) and protocol.get("runs"):
+        out.append(f"\n**Protocol** — {protocol['workload']} ({protocol['backend']}), from a warm feature cache, each run "
+                   f"in a fresh process; same predictions: {protocol['same_predictions']}; speed-up "
+                   f"{protocol['speedup']:.2f}×.\n")
+        out.append("| folds run | wall time | SE-GRU train (s, all folds) | standard GRU train (s) | SVR/SVM searches (s) |")
+        out.append("|---|---:|---:|---:|---:|")
+        for r in protocol["runs"]:
+            st = r.get("stage_seconds", {})
+            svm = sum(sum(v.get("svm", [])) for v in st.values() if isinstance(v, dict))
+            label = "in sequence" if r["n_jobs"] == 1 else f"in {r['n_jobs']} worker processes"
+            out.append(f"| {label} | {r['protocol_s'] / 60:.1f} min | {sum(st.get('semgru', {}).get('train', [])):.0f} | "
+                       f"{sum(st.get('standard_gru', {}).get('train', [])):.0f} | {svm:.0f} |")
+
     acc = results.get("acceptance")
     if acc:
         out.append("\n**Acceptance** (issue #6, on this machine):")

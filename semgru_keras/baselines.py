@@ -110,6 +110,8 @@ class StandardGRU(BaseEstimator):
         self.target_min_ = self.target_range_ = None
         if is_classification_target(y):
             self.classes_ = np.unique(y)
+            if len(self.classes_) < 2:
+                raise ValueError(f"y holds a single class {self.classes_.tolist()}: a classifier needs at least 2")
             self._single_output = False
             return (y[:, None] == self.classes_[None, :]).astype(np.float32)
         self.classes_ = None

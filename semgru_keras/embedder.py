@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .model import build_feature_model
-from .training import embed, input_statistics, train_model
+from .training import check_sequences, embed, input_statistics, train_model
 
 __all__ = ["SemanticEmbedder", "QUADRANT_CORNERS", "annotation_matrix"]
 
@@ -138,11 +138,19 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X, y):
-        """Train the feature learner on sequences ``X`` with annotations derived from ``y``."""
+        """Train the feature learner on sequences ``X`` with annotations derived from ``y``.
+
+        Raises ``ValueError`` for fewer than 2 songs or classes, annotations that are not
+        finite or all zero, and sequences that are shorter than ``crop_length``, not
+        finite or all zero (naming the sequence's index); see
+        :func:`~semgru_keras.training.train_model`.
+        """
         X = list(X)
         annotations, self.classes_ = annotation_matrix(y, self.class_vectors)
         if len(annotations) != len(X):
             raise ValueError(f"{len(X)} sequences but {len(annotations)} targets")
+        if self.classes_ is not None and len(self.classes_) < 2:
+            raise ValueError(f"y holds a single class {self.classes_.tolist()}: the feature learner needs at least 2")
         mean, variance = input_statistics(X) if self.standardize else (None, None)
         self.model_ = build_feature_model(
             input_dim=np.asarray(X[0]).shape[1],
@@ -172,9 +180,13 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """Learned features, shape ``(n_songs, units[-1])``: of the full songs, or of their
-        middle ``embed_length`` vectors."""
+        middle ``embed_length`` vectors.
+
+        A sequence that is empty, not finite or all zero raises ``ValueError`` naming its
+        index (it would give NaN features).
+        """
         check_is_fitted(self, "model_")
-        X = list(X)
+        X = check_sequences(list(X), 1)
         if self.embed_length is not None:
             k = int(self.embed_length)
             starts = [max(0, (len(s) - k) // 2) for s in X]

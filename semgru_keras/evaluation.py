@@ -890,7 +890,8 @@ def cross_validate_dataset(
     sequences = None
     if {"semgru", "standard_gru"} & set(config.systems):
         t0 = time.perf_counter()
-        sequences = ds.sequences(config=feature_config, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+        sequences = ds.sequences(config=feature_config, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress,
+                                 min_length=config.crop_length)  # a short song is named before training
         extraction["input_sequences"] = [time.perf_counter() - t0]
     handcrafted = None
     if "handcrafted" in config.systems:

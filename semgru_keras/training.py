@@ -24,6 +24,7 @@ from .model import without_padding_mask
 __all__ = [
     "CropSequence",
     "adadelta",
+    "check_sequences",
     "input_statistics",
     "pad_sequences",
     "train_model",
@@ -39,22 +40,62 @@ def adadelta(learning_rate: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6
     return keras.optimizers.Adadelta(learning_rate=learning_rate, rho=rho, epsilon=epsilon)
 
 
-def _check_sequences(sequences: Sequence[np.ndarray], min_length: int, ids=None) -> list[np.ndarray]:
+def _name(i: int, ids=None) -> str:
+    return f"song {ids[i]!r}" if ids is not None else f"sequence {i}"
+
+
+def check_sequences(sequences: Sequence[np.ndarray], min_length: int, ids=None) -> list[np.ndarray]:
+    """Sequences as float32 ``(time, dim)`` arrays; ``ValueError`` naming the song (or index) otherwise.
+
+    Rules: 2-D, at least ``min_length`` vectors, finite, and not all zero (an all-zero
+    vector is padding to the model, so an all-zero song would have no vector to average).
+    """
     out = []
     for i, seq in enumerate(sequences):
-        name = f"song {ids[i]!r}" if ids is not None else f"sequence {i}"
         seq = np.asarray(seq, dtype=np.float32)
         if seq.ndim != 2:
-            raise ValueError(f"{name}: expected a (time, features) array, got shape {seq.shape}")
+            raise ValueError(f"{_name(i, ids)}: expected a (time, features) array, got shape {seq.shape}")
         if seq.shape[0] < min_length:
             raise ValueError(
-                f"{name}: {seq.shape[0]} vectors, shorter than a crop of {min_length}; "
+                f"{_name(i, ids)}: {seq.shape[0]} vectors, shorter than a crop of {min_length}; "
                 "use longer clips or a smaller crop_length"
             )
-        if not np.all(np.isfinite(seq)):
-            raise ValueError(f"{name}: the input sequence contains NaN or infinite values")
+        bad = np.flatnonzero(~np.all(np.isfinite(seq), axis=1))
+        if bad.size:
+            raise ValueError(
+                f"{_name(i, ids)}: the input sequence contains NaN or infinite values "
+                f"(vectors {bad[:5].tolist()}{' …' if bad.size > 5 else ''})"
+            )
+        if not np.any(seq):
+            raise ValueError(
+                f"{_name(i, ids)}: every value of the input sequence is zero; an all-zero vector is padding "
+                "to the model, so the song would have no features"
+            )
         out.append(seq)
     return out
+
+
+def _check_targets(targets: np.ndarray, cosine: bool, ids=None) -> None:
+    """Refuse training sets with nothing to learn: one song, or every target row alike.
+
+    For the cosine-Gram loss (Eq. 13) rows that point the same way are alike (every
+    cosine is 1, e.g. a single class); for other losses, equal rows.
+    """
+    n = len(targets)
+    if n < 2:
+        only = f" ({_name(0, ids)})" if n else ""
+        raise ValueError(f"training needs at least 2 songs, got {n}{only}: the loss of one song is always 0")
+    t = targets.astype(np.float64)
+    if cosine:
+        norms = np.linalg.norm(t, axis=1, keepdims=True)
+        t = t / np.where(norms > 0, norms, 1.0)
+    if np.allclose(t, t[:1], rtol=0, atol=1e-6):
+        if cosine:
+            raise ValueError(
+                f"all {n} training targets point the same way (every cosine similarity is 1, e.g. a single "
+                "class): nothing to learn, the cosine-Gram loss is 0 from the start"
+            )
+        raise ValueError(f"all {n} training targets are equal (e.g. a single class): nothing to learn but a constant")
 
 
 def input_statistics(sequences: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -95,12 +136,15 @@ class CropSequence(keras.utils.PyDataset):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.sequences = _check_sequences(sequences, crop_length, ids)
+        self.sequences = check_sequences(sequences, crop_length, ids)
         self.targets = np.asarray(targets, dtype=np.float32)
         if self.targets.ndim == 1:
             self.targets = self.targets[:, None]
         if len(self.targets) != len(self.sequences):
             raise ValueError(f"{len(self.sequences)} sequences but {len(self.targets)} target rows")
+        bad = np.flatnonzero(~np.all(np.isfinite(self.targets), axis=1))
+        if bad.size:
+            raise ValueError(f"{_name(int(bad[0]), ids)}: its target row contains NaN or infinite values ({bad.size} such rows)")
         self.crop_length = int(crop_length)
         self.batch_size = int(batch_size)
         self.min_batch = int(min_batch)
@@ -166,9 +210,15 @@ def train_model(
     on JAX and on TensorFlow with a GPU, and leaves it off for TensorFlow on a CPU, where
     it is slower for this model. ``optimizer`` replaces the paper's
     ``adadelta(learning_rate, rho)`` (for experiments, e.g. another ε).
+
+    Raises ``ValueError`` (naming the song when ``ids`` are given, else its index) for a
+    sequence that is shorter than ``crop_length``, not finite or all zero, a target row
+    that is not finite, fewer than 2 songs, or targets that leave nothing to learn (all
+    rows equal; for the cosine-Gram loss, all rows pointing the same way, e.g. one class).
     """
     keras.utils.set_random_seed(seed)
     data = CropSequence(sequences, targets, crop_length, batch_size, seed=seed, ids=ids)
+    _check_targets(data.targets, cosine=loss is None or isinstance(loss, CosineGramLoss), ids=ids)
     val = None
     if validation is not None:
         val = CropSequence(*validation, crop_length=crop_length, batch_size=batch_size, seed=seed + 1)
@@ -194,8 +244,9 @@ def predict_sequences(
 
     Sorting by length keeps padding small; lengths are rounded up to ``pad_multiple`` so
     only a few distinct shapes are compiled. Rows come back in the input order.
+    A sequence that is empty, not finite or all zero raises ``ValueError`` naming its index.
     """
-    sequences = [np.asarray(s, dtype=np.float32) for s in sequences]
+    sequences = check_sequences(sequences, 1)
     if not sequences:
         raise ValueError("no sequences to embed")
     order = np.argsort([len(s) for s in sequences], kind="stable")

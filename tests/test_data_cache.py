@@ -1,6 +1,9 @@
 """The feature cache: computed once, read afterwards; keyed by config and content; errors name files."""
 
+import json
+import re
 import shutil
+import warnings
 
 import joblib
 import numpy as np
@@ -8,14 +11,15 @@ import pytest
 import soundfile as sf
 
 import semgru_keras.features as features
-from semgru_keras.data import CachedResults, UnreadableAudioWarning, load_dataset
-from semgru_keras.data.cache import default_cache_dir
+import semgru_keras.data.cache as cache_module
+from semgru_keras.data import CachedResults, CacheWarning, UnreadableAudioWarning, clear_cache, load_dataset
+from semgru_keras.data.cache import CACHE_VERSION, default_cache_dir, entry_path, read_entry, write_entry
 from semgru_keras.features import AudioError, FeatureConfig
 
 SR = 8000
 
 
-def _wav(path, freq=440.0, seconds=0.5, silent=False):
+def _wav(path, freq=440.0, seconds=5.0, silent=False):
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(SR * seconds)) / SR
     y = np.zeros_like(t) if silent else 0.3 * np.sin(2 * np.pi * freq * t)
@@ -172,3 +176,129 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "c"
     monkeypatch.delenv("SEMGRU_CACHE_DIR")
     assert default_cache_dir().parts[-2:] == (".cache", "semgru_keras")
+
+
+# ----------------------------------------------------------------------------- entries: plain arrays, checksummed
+class _Planted:
+    """A pickle whose loading would create a marker file (arbitrary code execution)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _entries(cache):
+    return sorted(cache.glob("v*/*/*.npz"))
+
+
+def test_a_planted_pickle_never_executes(folders, cache, tmp_path):
+    import pickle
+
+    ds = load_dataset("quadrants", root=folders)
+    first = ds.sequences(cache_dir=cache, progress=False)
+    marker = tmp_path / "pwned"
+    target = _entries(cache)[0]
+    target.write_bytes(pickle.dumps(_Planted(marker)))
+    legacy = cache / "joblib" / "semgru_keras" / "data" / "cache" / "_compute" / "abc" / "output.pkl"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(pickle.dumps(_Planted(marker)))  # where joblib's cache used to look
+    with pytest.warns(CacheWarning, match=rf"{target.name}: unreadable cache entry.*pickled.*recomputing it \(input sequence of .*s\d\.wav\)"):
+        again = ds.sequences(cache_dir=cache, progress=False)
+    assert not marker.exists()
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # repaired: read without a warning
+        ds.sequences(cache_dir=cache, progress=False)
+    assert not marker.exists()
+
+
+def test_flipped_bytes_are_detected_and_recomputed(folders, cache, monkeypatch):
+    ds = load_dataset("quadrants", root=folders)
+    first = ds.sequences(cache_dir=cache, progress=False)
+    for entry in _entries(cache):  # 64 flipped bytes in the middle of the array data
+        data = bytearray(entry.read_bytes())
+        mid = len(data) // 2
+        data[mid : mid + 64] = bytes(b ^ 0xFF for b in data[mid : mid + 64])
+        entry.write_bytes(bytes(data))
+    calls = []
+    real = features.mel_sequence
+    monkeypatch.setattr(features, "mel_sequence", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with pytest.warns(CacheWarning) as caught:
+        again = ds.sequences(cache_dir=cache, progress=False)
+    assert len(calls) == 4 and len(caught) == 4
+    assert all(re.search(r"\.npz: (checksum mismatch|unreadable cache entry)", str(w.message)) for w in caught)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_key_is_an_explicit_version_not_source_code(folders, cache, monkeypatch):
+    calls = []
+
+    def rms(y, sr):
+        """One docstring."""
+        calls.append(1)
+        return np.sqrt(np.mean(y**2))
+
+    def rms_edited(y, sr):
+        """Another docstring, other code: same key, so the cache still answers."""
+        calls.append(1)
+        return -1.0
+
+    ds = load_dataset("quadrants", root=folders)
+    out = ds.map_audio(rms, "rms", cache_dir=cache, progress=False)
+    assert ds.map_audio(rms_edited, "rms", cache_dir=cache, progress=False) == out and len(calls) == 4
+    content = ds.sources[0].content_id()
+    assert entry_path(cache, "rms", None, content).is_file()
+    assert json.loads((entry_path(cache, "rms", None, content).parent / "key.json").read_text())["key"] == "rms"
+    monkeypatch.setattr(cache_module, "CACHE_VERSION", CACHE_VERSION + 1)  # a format change is a bump
+    ds.map_audio(rms, "rms", cache_dir=cache, progress=False)
+    assert len(calls) == 8
+    clear_cache(cache)
+    assert not _entries(cache)
+
+
+def test_dict_results_round_trip_as_plain_arrays(tmp_path):
+    value = {"dynamics": np.arange(7, dtype=np.float32), "tempo": 120.5, "n": 3, "name": "x", "flag": True,
+             "np": np.float32(0.25)}
+    path = tmp_path / "e.npz"
+    write_entry(path, value)
+    back = read_entry(path)
+    assert back.keys() == value.keys() and back["name"] == "x" and back["n"] == 3 and type(back["n"]) is int
+    assert back["flag"] is True and back["np"].dtype == np.float32
+    np.testing.assert_array_equal(back["dynamics"], value["dynamics"])
+    assert back["dynamics"].dtype == np.float32
+    with np.load(path, allow_pickle=False) as z:  # nothing in the file needs pickle
+        assert all(z[name].dtype != object for name in z.files)
+    with pytest.raises(TypeError, match="object array"):
+        write_entry(path, np.array([None, 1], dtype=object))
+    with pytest.raises(TypeError, match="cannot cache a result of type list"):
+        write_entry(path, [1, 2])
+
+
+def test_handcrafted_features_are_cached(folders, cache):
+    from semgru_keras.handcrafted import HANDCRAFTED_KEY, handcrafted_features
+
+    ds = load_dataset("quadrants", root=folders).subset([0])
+    (first,) = ds.map_audio(handcrafted_features, HANDCRAFTED_KEY, cache_dir=cache, progress=False)
+    (again,) = ds.map_audio(handcrafted_features, HANDCRAFTED_KEY, cache_dir=cache, progress=False)
+    assert list(first) == list(again) == ["dynamics", "rhythm", "harmony", "timbre"]
+    for g in first:
+        np.testing.assert_array_equal(first[g], again[g])
+
+
+def test_concurrent_writers_leave_one_complete_entry(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "v" / "e.npz"
+    values = [np.full((200, 160), k, dtype=np.float32) for k in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda v: write_entry(path, v), values))
+    back = read_entry(path)
+    assert back.shape == (200, 160) and len(np.unique(back)) == 1  # one writer's whole array
+    assert [p.name for p in path.parent.iterdir()] == ["e.npz"]  # no temporary files left
+    path.write_bytes(path.read_bytes()[:1000])  # a cut-off entry (e.g. a full disk) is refused
+    with pytest.raises(ValueError, match=r"e\.npz: unreadable cache entry"):
+        read_entry(path)

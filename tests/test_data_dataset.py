@@ -81,7 +81,7 @@ def test_cli_info_and_extract(tmp_path, capsys):
 def test_cli_extract_reports_a_bad_file(tmp_path, capsys):
     root = tmp_path / "q"
     (root / "sad").mkdir(parents=True)
-    sf.write(root / "sad" / "ok.wav", (0.1 * np.sin(np.arange(4000) * 0.1)).astype("float32"), 8000)
+    sf.write(root / "sad" / "ok.wav", (0.1 * np.sin(np.arange(40000) * 0.1)).astype("float32"), 8000)
     (root / "sad" / "bad.wav").write_bytes(b"nonsense")
     cache = ["--cache-dir", str(tmp_path / "c"), "--no-progress"]
     assert main(["extract", str(root), *cache]) == 1

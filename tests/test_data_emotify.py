@@ -37,7 +37,7 @@ def _write_emotify(root: Path, rows=ROWS, audio=True, skip=()):
     lines = [HEADER] + [",".join(str(v) for v in r) for r in rows]
     (root / "data.csv").write_text("\n".join(lines) + "\n")
     sr = 8000
-    t = np.arange(sr) / sr
+    t = np.arange(5 * sr) / sr  # 5 s: one training crop, the shortest clip loaders accept
     for k, (track, genre) in enumerate(sorted({(r[0], r[1]) for r in rows})):
         path = root / "emotifymusic" / genre / f"{(track - 1) % 100 + 1}.mp3"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from semgru_keras.data import load_dataset
 from semgru_keras.data.fourq import FOURQ_METADATA
 
 SR = 8000
+SECONDS = 5.5  # longer than one training crop (the loaders reject shorter clips)
 HEADER = '"Song","Artist","Title","Quadrant","PQuad"\n'
 ROWS = [
     ("MT01", "Ann", "One", "Q1"),
@@ -23,7 +24,7 @@ ROWS = [
 
 def _wav(path: Path, freq: float = 440.0):
     path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(SR // 2) / SR
+    t = np.arange(int(SR * SECONDS)) / SR
     sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype("float32"), SR)
 
 

@@ -26,14 +26,14 @@ def separable_set(rng, n=90, n_classes=3, dim=160):
 
 
 def test_crop_batches_follow_the_protocol(rng):
-    seqs = [np.zeros((int(n), 4), "float32") + i for i, n in enumerate(rng.integers(100, 300, 360))]
+    seqs = [np.zeros((int(n), 4), "float32") + i + 1 for i, n in enumerate(rng.integers(100, 300, 360))]
     data = CropSequence(seqs, np.ones((360, 2)), crop_length=100, batch_size=100, seed=0)
     sizes = [len(data[i][0]) for i in range(len(data))]
     assert sizes == [100, 100, 100, 60]
     x, y = data[0]
     assert x.shape == (100, 100, 4) and y.shape == (100, 2)
     seen = np.concatenate([data[i][0][:, 0, 0] for i in range(len(data))])
-    assert sorted(seen.astype(int)) == list(range(360))  # every song once per epoch
+    assert sorted(seen.astype(int)) == list(range(1, 361))  # every song once per epoch
     starts = data.starts.copy()
     data.on_epoch_end()
     assert not np.array_equal(starts, data.starts)  # new crops every epoch
@@ -48,13 +48,13 @@ def test_crops_are_seeded(rng):
 
 
 def test_tiny_last_batch_is_merged(rng):
-    seqs = [np.zeros((100, 2), "float32")] * 201
+    seqs = [np.ones((100, 2), "float32")] * 201
     data = CropSequence(seqs, np.ones((201, 2)), batch_size=100)
     assert len(data) == 2 and len(data[1][0]) == 101
 
 
 def test_bad_sequences_are_named(rng):
-    seqs = [np.zeros((120, 2), "float32"), np.zeros((50, 2), "float32")]
+    seqs = [np.ones((120, 2), "float32"), np.ones((50, 2), "float32")]
     with pytest.raises(ValueError, match="'b'.*50 vectors.*crop of 100"):
         CropSequence(seqs, np.ones((2, 2)), ids=["a", "b"])
     seqs[1] = np.full((150, 2), np.nan, "float32")
@@ -148,3 +148,51 @@ def test_embed_length_reads_the_middle_of_each_song(rng):
     middles = [s[(len(s) - 40) // 2 : (len(s) - 40) // 2 + 40] for s in seqs]
     np.testing.assert_allclose(features, embed(embedder.model_, middles), rtol=1e-5, atol=1e-7)
     assert not np.allclose(features, embed(embedder.model_, seqs))
+
+
+# ----------------------------------------------------------------------------- no silent wrong results (issue 11)
+def test_one_song_or_one_class_is_an_error_not_a_trained_model(rng):
+    from semgru_keras.baselines import StandardGRU
+    from semgru_keras.training import train_model
+
+    seqs, labels = separable_set(rng, n=6)
+    model = build_feature_model(units=(4, 2), seed=0)
+    with pytest.raises(ValueError, match=r"at least 2 songs, got 1 \(song 'only'\)"):
+        train_model(model, seqs[:1], np.ones((1, 2)), crop_length=50, ids=["only"])
+    with pytest.raises(ValueError, match=r"all 6 training targets point the same way.*single class"):
+        train_model(model, seqs, annotation_matrix(np.zeros(6, int))[0], crop_length=50)
+    with pytest.raises(ValueError, match=r"all 6 training targets point the same way"):  # parallel GEMS rows
+        train_model(model, seqs, np.outer(np.arange(1, 7), [0.1, 0.3]), crop_length=50)
+    with pytest.raises(ValueError, match=r"all 6 training targets are equal"):
+        train_model(model, seqs, np.full((6, 2), 0.5), loss="mse", crop_length=50)
+    with pytest.raises(ValueError, match=r"single class \['sad'\]"):
+        SemanticEmbedder(crop_length=50).fit(seqs, np.array(["sad"] * 6))
+    with pytest.raises(ValueError, match=r"single class \['sad'\]"):
+        StandardGRU(crop_length=50).fit(seqs, np.array(["sad"] * 6))
+
+
+def test_nan_annotations_are_an_error_naming_the_song(rng):
+    seqs, _ = separable_set(rng, n=4)
+    targets = np.array([[0.1, 0.2], [0.3, np.nan], [0.2, 0.2], [0.5, 0.1]])
+    with pytest.raises(ValueError, match=r"song 'b': its target row contains NaN"):
+        CropSequence(seqs, targets, crop_length=50, ids=["a", "b", "c", "d"])
+    with pytest.raises(ValueError, match="NaN"):
+        SemanticEmbedder(crop_length=50).fit(seqs, targets)
+
+
+def test_nan_or_all_zero_sequences_are_errors_naming_the_index(rng):
+    seqs, labels = separable_set(rng, n=4)
+    fitted = SemanticEmbedder(units=(4, 2))
+    fitted.model_ = build_feature_model(units=(4, 2), seed=0)  # transform's checks come before the model
+    bad = [s.copy() for s in seqs]
+    bad[2][7, 3] = np.inf
+    with pytest.raises(ValueError, match=r"sequence 2: the input sequence contains NaN or infinite values \(vectors \[7\]\)"):
+        fitted.transform(bad)
+    bad[2] = np.zeros_like(seqs[2])
+    with pytest.raises(ValueError, match=r"sequence 2: every value of the input sequence is zero"):
+        fitted.transform(bad)
+    with pytest.raises(ValueError, match=r"sequence 2: every value"):
+        embed(fitted.model_, bad)
+    with pytest.raises(ValueError, match=r"sequence 2: every value"):
+        SemanticEmbedder(crop_length=50).fit(bad, labels)
+    assert np.all(np.isfinite(fitted.transform(seqs)))

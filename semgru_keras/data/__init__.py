@@ -25,7 +25,7 @@ Example
 ('classification', ['happy', 'angry', 'sad', 'relaxed'])
 """
 
-from .cache import CachedResults, UnreadableAudioWarning, clear_cache, default_cache_dir
+from .cache import CacheWarning, CachedResults, UnreadableAudioWarning, clear_cache, default_cache_dir
 from .dataset import DATASETS, Dataset, load_dataset
 from .emotify import EMOTIFY_EMOTIONS, EMOTIFY_MEANS
 from .synthetic import GEMS_EMOTIONS, GEMS_WEIGHTS, PARAMETERS
@@ -35,6 +35,7 @@ __all__ = [
     "Dataset",
     "load_dataset",
     "CachedResults",
+    "CacheWarning",
     "UnreadableAudioWarning",
     "clear_cache",
     "default_cache_dir",

@@ -1,10 +1,13 @@
 """On-disk cache of per-song computations (mel sequences, hand-crafted features).
 
-Results are stored with :class:`joblib.Memory`, keyed by
+Each song's result is one ``.npz`` file of plain arrays, keyed by
 
 * a *computation key*: for mel sequences ``"mel_sequence"`` plus the
   :class:`~semgru_keras.features.FeatureConfig` (as JSON), for other computations the
-  caller's ``key``; plus the sample rate the audio is read at and :data:`CACHE_VERSION`;
+  caller's ``key``; plus the sample rate the audio is read at and the explicit
+  :data:`CACHE_VERSION`. No source code is hashed: editing a function (or its docstring)
+  never wipes the cache, so change ``key`` (or bump :data:`CACHE_VERSION`) when a
+  computation's output changes;
 * a *content id*: the SHA-256 of the audio file's bytes (so a renamed or moved file is
   still a hit and an edited file is a miss), or, for synthetic clips, a hash of everything
   that determines the rendered audio.
@@ -12,6 +15,18 @@ Results are stored with :class:`joblib.Memory`, keyed by
 The path of the file is deliberately *not* part of the key. Songs that are not yet cached
 are computed in parallel (``joblib.Parallel``, ``n_jobs`` workers) with a ``tqdm`` progress
 bar; cached songs are read in the calling process, so a second load never starts workers.
+
+Entries on disk
+---------------
+``<cache>/v<CACHE_VERSION>/<hash of key and rate>/<hash of content id>.npz`` holds the
+result as plain arrays (an array, a number or string, or a dict of those), a description
+of that layout and the SHA-256 of both. Reading uses ``numpy.load(allow_pickle=False)``,
+so nothing on disk is ever unpickled or executed, and verifies the checksum; an entry that
+is unreadable, not plain arrays, cut off or altered is deleted, recomputed and reported by
+a :class:`CacheWarning` naming it. Writes go to a temporary file in the same folder and
+are moved into place with ``os.replace``: concurrent writers and killed processes leave a
+complete old or new entry, never a partial one. ``key.json`` in each folder names its
+computation. (The ``joblib/`` folder of earlier versions is never read.)
 
 Cache location
 --------------
@@ -53,14 +68,20 @@ __all__ = [
     "ClipSource",
     "CachedResults",
     "UnreadableAudioWarning",
+    "CacheWarning",
     "default_cache_dir",
     "clear_cache",
     "file_digest",
     "cached_map",
+    "entry_path",
+    "key_folder",
+    "read_entry",
+    "write_entry",
 ]
 
-#: Part of every key; bump to invalidate all cached results after a format change.
-CACHE_VERSION = 1
+#: Part of every key and entry; bump to invalidate all cached results after a format
+#: change (2: plain-array ``.npz`` entries with checksums, replacing joblib's pickles).
+CACHE_VERSION = 2
 
 ON_ERROR = ("raise", "skip")
 
@@ -116,9 +137,13 @@ class FileSource:
         return str(self.path)
 
     def load(self, sr: int | None) -> tuple[np.ndarray, int]:
+        """Decode the file (``features.load_audio``); a cut-off file raises ``AudioError`` naming it."""
         from ..features import load_audio
+        from .validation import check_decoded_duration
 
-        return load_audio(self.path, sr=sr)
+        y, rate = load_audio(self.path, sr=sr)
+        check_decoded_duration(self.path, len(y), rate)
+        return y, rate
 
     def content_id(self) -> str:
         return "sha256-" + file_digest(self.path)
@@ -174,26 +199,150 @@ def default_cache_dir() -> Path:
 def clear_cache(cache_dir: str | os.PathLike | None = None) -> None:
     """Delete every cached result under ``cache_dir`` (default: :func:`default_cache_dir`)."""
     path = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    shutil.rmtree(path / "joblib", ignore_errors=True)
+    if not path.is_dir():
+        return
+    for folder in path.iterdir():  # every cache version, and the joblib folder of version 1
+        if folder.is_dir() and (folder.name == "joblib" or (folder.name[:1] == "v" and folder.name[1:].isdigit())):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def _compute(key: str, content_id: str, sr: int | None, source: AudioSource, func: Callable) -> Any:
-    """The cached function: only ``key``, ``content_id`` and ``sr`` enter the hash."""
-    y, rate = source.load(sr)
-    return func(y, rate)
+# ---------------------------------------------------------------------- entries on disk
+class CacheWarning(UserWarning):
+    """A cache entry was unreadable or failed its checksum; it is recomputed."""
 
 
-_MEMORIES: dict[str, Any] = {}
+_SCALARS = {"bool": bool, "int": int, "float": float, "complex": complex, "str": str}
 
 
-def _memorized(cache_dir: Path):
-    import joblib
+def _leaf(value: Any, where: str) -> tuple[np.ndarray, str]:
+    """One value → (plain array, how to give it back)."""
+    for name, kind in _SCALARS.items():
+        if type(value) is kind:
+            return np.asarray(value), name
+    if isinstance(value, np.generic):
+        value, how = np.asarray(value), "numpy-scalar"
+    elif isinstance(value, np.ndarray):
+        how = "array"
+    else:
+        raise TypeError(
+            f"cannot cache a result of type {type(value).__name__} ({where}): return an array, "
+            "a number or string, or a dict of those"
+        )
+    if value.dtype.hasobject:
+        raise TypeError(f"cannot cache an object array ({where}): it would need pickle")
+    return value, how
 
-    loc = str(cache_dir)
-    if loc not in _MEMORIES:
-        memory = joblib.Memory(location=loc, verbose=0)
-        _MEMORIES[loc] = memory.cache(_compute, ignore=["source", "func"])
-    return _MEMORIES[loc]
+
+def _checksum(meta: str, arrays: Sequence[np.ndarray]) -> str:
+    """SHA-256 of the layout description and every array's dtype, shape and bytes."""
+    h = hashlib.sha256(meta.encode())
+    for a in arrays:
+        h.update(f"|{a.dtype.str}|{a.shape}|".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _encode(value: Any) -> dict[str, np.ndarray]:
+    """A result → the plain arrays of one ``.npz`` entry (layout, arrays, checksum)."""
+    if isinstance(value, dict):
+        keys = list(value)
+        if not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"cannot cache a dict with non-string keys: {keys[:5]}")
+        leaves = [_leaf(value[k], f"key {k!r}") for k in keys]
+        layout = {"type": "dict", "keys": keys, "how": [how for _, how in leaves]}
+    else:
+        leaves = [_leaf(value, "result")]
+        layout = {"type": "value", "how": [leaves[0][1]]}
+    meta = json.dumps({"cache_version": CACHE_VERSION, **layout}, sort_keys=True)
+    arrays = [a for a, _ in leaves]
+    out = {f"a{i}": a for i, a in enumerate(arrays)}
+    out["meta"] = np.asarray(meta)
+    out["sha256"] = np.asarray(_checksum(meta, arrays))
+    return out
+
+
+def _restore(array: np.ndarray, how: str) -> Any:
+    if how == "array":
+        return array
+    if how == "numpy-scalar":
+        return array[()]
+    return _SCALARS[how](array.item())
+
+
+def read_entry(path: str | os.PathLike) -> Any:
+    """Read one cache entry: plain arrays only (``allow_pickle=False``), checksum verified.
+
+    Raises
+    ------
+    ValueError
+        Naming the entry, if it is not a readable ``.npz`` of plain arrays, was written by
+        another cache version, or its checksum does not match its contents (a planted
+        pickle, flipped bytes, a cut-off file).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            stored = {name: z[name] for name in z.files}
+        meta = str(stored.pop("meta"))
+        digest = str(stored.pop("sha256"))
+        layout = json.loads(meta)
+        arrays = [stored.pop(f"a{i}") for i in range(len(layout["how"]))]
+    except Exception as exc:  # not an npz, pickled, cut off, missing fields, ...
+        raise ValueError(f"{path}: unreadable cache entry ({type(exc).__name__}: {exc})") from exc
+    if stored or layout.get("cache_version") != CACHE_VERSION:
+        raise ValueError(f"{path}: not a cache entry of version {CACHE_VERSION}")
+    if _checksum(meta, arrays) != digest:
+        raise ValueError(f"{path}: checksum mismatch: the entry was altered or damaged")
+    values = [_restore(a, how) for a, how in zip(arrays, layout["how"])]
+    if layout["type"] == "dict":
+        return dict(zip(layout["keys"], values))
+    return values[0]
+
+
+def write_entry(path: str | os.PathLike, value: Any) -> None:
+    """Store ``value`` at ``path`` atomically: a temporary file in the same folder, then ``os.replace``.
+
+    Concurrent writers of one entry each replace it whole; readers see an old or a new
+    complete file, never a partial one.
+    """
+    import tempfile
+
+    path = Path(path)
+    arrays = _encode(value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def key_folder(cache_dir: str | os.PathLike, key: str, sr: int | None) -> Path:
+    """Folder of one computation's entries: ``<cache_dir>/v<CACHE_VERSION>/<hash of key and sr>``."""
+    full_key = json.dumps({"cache_version": CACHE_VERSION, "key": key, "sr": sr}, sort_keys=True)
+    return Path(cache_dir) / f"v{CACHE_VERSION}" / _digest(full_key)[:32]
+
+
+def entry_path(cache_dir: str | os.PathLike, key: str, sr: int | None, content_id: str) -> Path:
+    """Where the result of computation ``key`` at rate ``sr`` for audio ``content_id`` is stored."""
+    return key_folder(cache_dir, key, sr) / f"{_digest(content_id)[:40]}.npz"
+
+
+def _describe_key(folder: Path, key: str, sr: int | None) -> None:
+    """Write ``key.json`` (for people browsing the cache) once per computation."""
+    note = folder / "key.json"
+    if not note.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"cache_version": CACHE_VERSION, "key": key, "sr": sr}, indent=1)
+        tmp = folder / f".key.{os.getpid()}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, note)
 
 
 def _named(exc: BaseException, source: AudioSource, what: str) -> BaseException:
@@ -206,9 +355,11 @@ def _named(exc: BaseException, source: AudioSource, what: str) -> BaseException:
     return RuntimeError(f"{label}: {what} failed ({type(exc).__name__}: {exc})")
 
 
-def _run_one(mf, key, content_id, sr, source, func, what, on_error):
+def _run_one(path: Path, sr, source, func, what, on_error):
+    """Compute one song and store it; ``(True, result)`` or ``(False, message)``."""
     try:
-        return True, mf(key, content_id, sr, source, func)
+        y, rate = source.load(sr)
+        value = func(y, rate)
     except Exception as exc:  # name the file, then raise or report it
         named = _named(exc, source, what)
         if on_error == "raise":
@@ -216,6 +367,8 @@ def _run_one(mf, key, content_id, sr, source, func, what, on_error):
                 raise
             raise named from exc
         return False, str(named)
+    write_entry(path, value)  # an uncacheable result type is the caller's error: it raises
+    return True, value
 
 
 def cached_map(
@@ -276,36 +429,40 @@ def cached_map(
     what = what or key
     sources = list(sources)
     ids = [s.label for s in sources] if ids is None else [str(i) for i in ids]
-    full_key = json.dumps({"cache_version": CACHE_VERSION, "key": key}, sort_keys=True)
-    mf = _memorized(Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    folder = key_folder(root, key, sr)
+    _describe_key(folder, key, sr)
 
     results: list[Any] = [None] * len(sources)
     ok = np.zeros(len(sources), dtype=bool)
     errors: dict[str, str] = {}
-    content: list[str | None] = [None] * len(sources)
+    paths: list[Path | None] = [None] * len(sources)
     todo = []
     for i, src in enumerate(sources):
         try:
-            content[i] = src.content_id()
+            content_id = src.content_id()
         except Exception as exc:  # e.g. a missing file: cannot even be hashed
             named = _named(exc, src, what)
             if on_error == "raise":
                 raise named from (None if named is exc else exc)
             errors[ids[i]] = str(named)
             continue
-        if mf.check_call_in_cache(full_key, content[i], sr, src, func):
-            ok[i], results[i] = _run_one(mf, full_key, content[i], sr, src, func, what, on_error)
-            if not ok[i]:  # unreadable cache entry (should not happen)
-                errors[ids[i]] = results[i]
-        else:
-            todo.append(i)
+        paths[i] = entry_path(root, key, sr, content_id)
+        if paths[i].is_file():
+            try:
+                results[i], ok[i] = read_entry(paths[i]), True
+                continue
+            except ValueError as exc:
+                warnings.warn(f"{exc}; recomputing it ({what} of {src.label})", CacheWarning, stacklevel=3)
+                paths[i].unlink(missing_ok=True)
+        todo.append(i)
 
     if todo:
         desc = description or key
-        jobs = (delayed(_run_one)(mf, full_key, content[i], sr, sources[i], func, what, on_error) for i in todo)
         if n_jobs == 1:
-            outputs = (_run_one(mf, full_key, content[i], sr, sources[i], func, what, on_error) for i in todo)
+            outputs = (_run_one(paths[i], sr, sources[i], func, what, on_error) for i in todo)
         else:
+            jobs = (delayed(_run_one)(paths[i], sr, sources[i], func, what, on_error) for i in todo)
             outputs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
         bar = tqdm(outputs, total=len(todo), desc=desc, unit="song", disable=not progress, leave=False)
         for i, (success, value) in zip(todo, bar):

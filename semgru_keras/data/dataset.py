@@ -6,6 +6,7 @@ import functools
 import inspect
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .cache import CachedResults, ClipSource, FileSource, cached_map
+from .cache import CachedResults, ClipSource, FileSource, UnreadableAudioWarning, cached_map
+from .validation import check_annotations
 
 __all__ = ["DATASETS", "Dataset", "load_dataset", "emotify_root_from_env"]
 
@@ -41,7 +43,8 @@ class Dataset:
         Song ids (Emotify: track id; quadrants: path relative to the root, no extension).
     annotations : float32 array (n, k)
         The annotation matrix ``A``: GEMS fractions, or the (valence, arousal) corners of
-        the class for quadrant data.
+        the class for quadrant data. Must be finite with no all-zero row (the cosine of
+        Eq. 12 is undefined for it): else ``ValueError`` naming the songs.
     target_names : list of str
         Names of the ``k`` annotation columns.
     task : {"regression", "classification"}
@@ -113,6 +116,7 @@ class Dataset:
             raise ValueError(f"{self.name}: {len(self.metadata)} metadata rows for {n} songs")
         if self.root is not None:
             self.root = Path(self.root)
+        check_annotations(self.ids, self.annotations, self.paths, where=self.name)
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:
@@ -256,6 +260,7 @@ class Dataset:
         n_jobs: int | None = 1,
         on_error: str = "raise",
         progress: bool = True,
+        min_length: int | None = None,
     ) -> CachedResults:
         """The GRU's input sequences, float32 ``(n_vectors_i, 160)`` per song, cached on disk.
 
@@ -268,12 +273,19 @@ class Dataset:
         ----------
         config : FeatureConfig, optional
             Default ``FeatureConfig()`` (the paper's 160-dim vectors).
+        min_length : int, optional
+            Fewest input vectors a song must give, e.g. the training ``crop_length``
+            (100): a shorter song raises ``ValueError`` naming its id and file (or is
+            skipped, listed in the warning, with ``on_error="skip"``) here, before any
+            training. Loaders already reject clips shorter than one crop from their file
+            headers (``min_duration``); this catches the rest (e.g. synthetic clips or
+            another feature configuration).
         """
         from ..features import FeatureConfig
 
         config = config or FeatureConfig()
         key = "mel_sequence:" + json.dumps(config.to_dict(), sort_keys=True)
-        return cached_map(
+        seqs = cached_map(
             self.sources,
             functools.partial(_mel, config=config),
             key,
@@ -286,6 +298,31 @@ class Dataset:
             description=f"features ({self.name})",
             what="input sequence",
         )
+        return self._require_length(seqs, min_length, on_error) if min_length else seqs
+
+    def _require_length(self, seqs: CachedResults, min_length: int, on_error: str) -> CachedResults:
+        """``seqs`` without songs shorter than ``min_length`` vectors (raise or warn naming them)."""
+        sources = self.sources
+        short = {}
+        for i, s in zip(seqs.indices, seqs):
+            if len(s) < min_length:
+                short[int(i)] = (
+                    f"{sources[i].label}: song {self.ids[i]}: {len(s)} input vectors, fewer than "
+                    f"min_length={min_length} (one training crop); use longer clips or a smaller crop"
+                )
+        if not short:
+            return seqs
+        if on_error == "raise":
+            first = min(short)
+            raise ValueError(short[first] + (f" ({len(short)} such songs in all)" if len(short) > 1 else ""))
+        warnings.warn(
+            f"skipped {len(short)} of {len(self)} songs (input sequence):\n" + "\n".join(f"  {m}" for m in short.values()),
+            UnreadableAudioWarning,
+            stacklevel=3,
+        )
+        kept = [(i, s) for i, s in zip(seqs.indices, seqs) if int(i) not in short]
+        errors = {**seqs.errors, **{str(self.ids[i]): m for i, m in short.items()}}
+        return CachedResults([s for _, s in kept], indices=[i for i, _ in kept], errors=errors)
 
     def drop_unreadable(
         self,
@@ -424,7 +461,10 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
           noise=0.4, songs_per_artist=4, n_keys=3, balanced=True``
           (:func:`~semgru_keras.data.synthetic.make_synthetic_quadrants`);
         * ``emotify``, ``4q`` and ``quadrants``: ``on_missing="raise"`` or ``"skip"`` (songs
-          whose audio file is missing).
+          whose audio file is missing); ``min_duration=5.0`` (seconds by the file header: one
+          training crop) and ``on_invalid="raise"`` or ``"skip"`` (songs shorter than
+          that, or with an all-zero annotation row); see
+          :mod:`semgru_keras.data.validation`.
 
     Returns
     -------

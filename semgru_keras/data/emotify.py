@@ -29,7 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["EMOTIFY_EMOTIONS", "EMOTIFY_GENRES", "EMOTIFY_MEANS", "read_emotify_annotations", "emotify_path", "load_emotify", "is_emotify_root"]
+from .validation import MIN_DURATION, validate_songs
+
+__all__ = [
+    "EMOTIFY_EMOTIONS",
+    "EMOTIFY_GENRES",
+    "EMOTIFY_MEANS",
+    "read_emotify_annotations",
+    "emotify_path",
+    "genre_range",
+    "load_emotify",
+    "is_emotify_root",
+]
 
 #: The nine GEMS emotion columns, in file order.
 EMOTIFY_EMOTIONS: tuple[str, ...] = (
@@ -66,6 +77,33 @@ def emotify_path(root: str | os.PathLike, track_id: int, genre: str) -> Path:
     return Path(root) / "emotifymusic" / genre / f"{(int(track_id) - 1) % 100 + 1}.mp3"
 
 
+def genre_range(genre: str) -> range:
+    """Track ids of a genre in the published set: classical 1–100, rock 101–200, …"""
+    g = EMOTIFY_GENRES.index(genre)
+    return range(100 * g + 1, 100 * g + 101)
+
+
+def _check_genre_ranges(frame, csv_path: Path) -> None:
+    """Each row's track id must lie in its genre's range, or the id maps to another song's file."""
+    rule = ", ".join(f"{g} {genre_range(g).start}–{genre_range(g).stop - 1}" for g in EMOTIFY_GENRES)
+    bad = []
+    for line, (track, genre) in enumerate(zip(frame["track id"], frame["genre"]), start=2):
+        if genre not in EMOTIFY_GENRES:
+            why = "empty genre" if not genre else f"unknown genre {genre!r}"
+        elif track not in genre_range(genre):
+            why = f"track id {track} outside genre {genre!r}"
+        else:
+            continue
+        bad.append(f"line {line} (track id {track}): {why}")
+    if bad:
+        listing = "; ".join(bad[:10]) + (f"; … ({len(bad)} rows in all)" if len(bad) > 10 else "")
+        raise ValueError(
+            f"{csv_path}: {listing}. Rule: the genre is one of {', '.join(EMOTIFY_GENRES)} and the track id lies "
+            f"in its range ({rule}); track t of genre g is emotifymusic/<g>/<((t − 1) mod 100) + 1>.mp3, so "
+            "another id would silently read another song's audio"
+        )
+
+
 def read_emotify_annotations(csv_path: str | os.PathLike):
     """Aggregate ``data.csv`` into one row per song.
 
@@ -80,7 +118,8 @@ def read_emotify_annotations(csv_path: str | os.PathLike):
     ------
     FileNotFoundError, ValueError
         Naming the file, for a missing file, missing columns, non-0/1 emotion values,
-        or a track listed under two genres.
+        or a row whose genre is empty or unknown or
+        whose track id lies outside its genre's range (naming the line and track id).
     """
     import pandas as pd
 
@@ -105,16 +144,14 @@ def read_emotify_annotations(csv_path: str | os.PathLike):
         bad = frame.index[ids.isna() | (ids != ids.round())][:5] + 2  # 1-based, after header
         raise ValueError(f"{csv_path}: non-integer 'track id' on lines {bad.tolist()}")
     frame["track id"] = ids.astype(int)
-    frame["genre"] = frame["genre"].astype(str).str.strip().str.lower()
+    frame["genre"] = frame["genre"].fillna("").astype(str).str.strip().str.lower()
+    _check_genre_ranges(frame, csv_path)
     values = frame[list(EMOTIFY_EMOTIONS)].apply(pd.to_numeric, errors="coerce")
     bad_rows = ~values.isin([0, 1]).all(axis=1)
     if bad_rows.any():
         lines = (frame.index[bad_rows][:5] + 2).tolist()
         raise ValueError(f"{csv_path}: emotion columns must be 0 or 1; bad values on lines {lines}")
     frame[list(EMOTIFY_EMOTIONS)] = values.astype(float)
-    genres = frame.groupby("track id")["genre"].nunique()
-    if (genres > 1).any():
-        raise ValueError(f"{csv_path}: tracks listed under several genres: {genres.index[genres > 1][:10].tolist()}")
     grouped = frame.groupby("track id", sort=True)
     songs = grouped[list(EMOTIFY_EMOTIONS)].mean()
     songs.insert(0, "genre", grouped["genre"].first())
@@ -125,7 +162,12 @@ def read_emotify_annotations(csv_path: str | os.PathLike):
     return songs
 
 
-def load_emotify(root: str | os.PathLike, on_missing: str = "raise") -> dict:
+def load_emotify(
+    root: str | os.PathLike,
+    on_missing: str = "raise",
+    min_duration: float | None = MIN_DURATION,
+    on_invalid: str = "raise",
+) -> dict:
     """Read an Emotify folder into the fields of a :class:`~semgru_keras.data.Dataset`.
 
     Parameters
@@ -136,6 +178,14 @@ def load_emotify(root: str | os.PathLike, on_missing: str = "raise") -> dict:
         A song whose audio file is missing raises ``FileNotFoundError`` naming the file
         (and the ``data.csv`` that lists it), or is left out with a warning listing all
         such files.
+    min_duration : float or None
+        Shortest accepted song in seconds, read from the file headers at load time
+        (default 5 s: one training crop of 100 input vectors × 50 ms); ``None`` turns
+        the check off. See :mod:`semgru_keras.data.validation`.
+    on_invalid : {"raise", "skip"}
+        A song that is shorter than ``min_duration`` or whose annotation row is all zero
+        raises ``ValueError`` naming its track id, file and the rule, or is left out with
+        a warning listing all such songs.
 
     Returns
     -------
@@ -164,6 +214,18 @@ def load_emotify(root: str | os.PathLike, on_missing: str = "raise") -> dict:
         warnings.warn(f"{csv_path}: skipped {len(missing)} tracks whose audio is missing:\n{listing}", stacklevel=3)
         songs = songs[exists]
         paths = [p for p, e in zip(paths, exists) if e]
+    keep = validate_songs(
+        [str(t) for t in songs.index],
+        paths,
+        songs[list(EMOTIFY_EMOTIONS)].to_numpy(dtype=np.float64),
+        where=str(csv_path),
+        min_duration=min_duration,
+        on_invalid=on_invalid,
+    )
+    if not keep.any():
+        raise ValueError(f"{csv_path}: no valid songs left")
+    songs = songs[keep]
+    paths = [p for p, k in zip(paths, keep) if k]
     track_ids = songs.index.to_numpy()
     meta = songs.drop(columns=list(EMOTIFY_EMOTIONS)).reset_index()
     meta["path"] = [str(p) for p in paths]

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .quadrants import AUDIO_EXTENSIONS, QUADRANT_CLASSES, canonical_class
+from .validation import MIN_DURATION, validate_songs
 
 __all__ = ["FOURQ_METADATA", "FOURQ_FOLDERS", "is_4q_root", "load_4q"]
 
@@ -100,7 +101,12 @@ def _clips(root: Path) -> dict[str, tuple[str, Path]]:
     return found
 
 
-def load_4q(root: str | os.PathLike, on_missing: str = "raise") -> dict:
+def load_4q(
+    root: str | os.PathLike,
+    on_missing: str = "raise",
+    min_duration: float | None = MIN_DURATION,
+    on_invalid: str = "raise",
+) -> dict:
     """Read the 4Q set into the fields of a :class:`~semgru_keras.data.Dataset`.
 
     Parameters
@@ -111,6 +117,10 @@ def load_4q(root: str | os.PathLike, on_missing: str = "raise") -> dict:
         For CSV rows whose clip is absent from every quadrant folder: raise naming the
         song and line, or leave them out with a warning listing them. A clip that the CSV
         does not list, or whose folder disagrees with the CSV's quadrant, is always an error.
+    min_duration, on_invalid
+        Clips shorter than ``min_duration`` seconds by their header (default: one training
+        crop) raise naming the song and file, or are skipped with a warning
+        (:func:`~semgru_keras.data.validation.validate_songs`).
 
     Returns
     -------
@@ -162,6 +172,13 @@ def load_4q(root: str | os.PathLike, on_missing: str = "raise") -> dict:
         if frame.empty:
             raise FileNotFoundError(f"{root}: none of the songs in {csv_path} has an audio file")
 
+    corners = np.array([QUADRANT_CORNERS[c] for c in frame["label"]], dtype=np.float64)
+    keep = validate_songs(frame["Song"].to_numpy(), [clips[s][1] for s in frame["Song"]], corners,
+                          where=str(root), min_duration=min_duration, on_invalid=on_invalid)
+    if not keep.all():
+        frame = frame[keep].reset_index(drop=True)
+        if frame.empty:
+            raise ValueError(f"{root}: no valid clips left")
     artists = frame["Artist"].str.strip()
     blank = artists == ""
     if blank.any():

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .validation import MIN_DURATION, validate_songs
+
 __all__ = ["AUDIO_EXTENSIONS", "CLASS_ALIASES", "QUADRANT_CLASSES", "canonical_class", "load_quadrants", "is_quadrant_root"]
 
 #: Audio file extensions read from class folders (case-insensitive).
@@ -123,7 +125,26 @@ def _from_csv(csv_path: Path) -> tuple[list[Path], list[str], list[str] | None]:
     return paths, labels, artists
 
 
-def load_quadrants(root: str | os.PathLike, on_missing: str = "raise") -> dict:
+def _groups(ids: np.ndarray, artists: list[str] | None, where: Path) -> np.ndarray:
+    """Artists as groups; a blank artist cell (or no artist column) makes the song its own group."""
+    if artists is None:
+        return np.asarray(ids).astype(str)
+    blank = [i for i, a in enumerate(artists) if not a]
+    if blank:
+        warnings.warn(
+            f"{where}: {len(blank)} rows have a blank artist (first: {ids[blank[0]]}); each of those songs "
+            "is its own group for grouped cross-validation",
+            stacklevel=4,
+        )
+    return np.array([a if a else f"song:{i}" for a, i in zip(artists, ids)])
+
+
+def load_quadrants(
+    root: str | os.PathLike,
+    on_missing: str = "raise",
+    min_duration: float | None = MIN_DURATION,
+    on_invalid: str = "raise",
+) -> dict:
     """Read quadrant-labelled audio into the fields of a :class:`~semgru_keras.data.Dataset`.
 
     Parameters
@@ -133,13 +154,24 @@ def load_quadrants(root: str | os.PathLike, on_missing: str = "raise") -> dict:
     on_missing : {"raise", "skip"}
         For CSV rows whose file does not exist: raise ``FileNotFoundError`` naming it, or
         leave them out with a warning listing them.
+    min_duration : float or None
+        Shortest accepted clip in seconds, read from the file headers at load time
+        (default 5 s: one training crop of 100 input vectors × 50 ms); ``None`` turns
+        the check off. See :mod:`semgru_keras.data.validation`.
+    on_invalid : {"raise", "skip"}
+        A clip shorter than ``min_duration`` raises ``ValueError`` naming its id, file and
+        the rule, or is left out with a warning listing all such clips.
 
     Returns
     -------
     dict
         Keyword arguments of :class:`~semgru_keras.data.Dataset`: ids are paths relative
-        to the root without extension; groups are artists (CSV ``artist`` column) or file
-        stems; annotations are the (valence, arousal) corners.
+        to the root without extension; annotations are the (valence, arousal) corners.
+        Groups (songs of one group stay in one cross-validation fold) are the artists of
+        the CSV's ``artist`` column; a song whose artist cell is blank is its own group
+        (``"song:<id>"``, with a warning counting them), never one group of all blanks.
+        Without an ``artist`` column every song is its own group (its id): files with the
+        same name in different class folders are different songs.
     """
     from ..embedder import QUADRANT_CORNERS
 
@@ -181,7 +213,18 @@ def load_quadrants(root: str | os.PathLike, on_missing: str = "raise") -> dict:
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if (ids == i).sum() > 1})[:5]
         raise ValueError(f"{root}: the same file is listed more than once: {dup}")
-    groups = np.array(artists if artists is not None else [p.stem for p in paths])
+    keep = validate_songs(
+        ids, paths, np.array([QUADRANT_CORNERS[c] for c in labels], dtype=np.float64),
+        where=str(root), min_duration=min_duration, on_invalid=on_invalid,
+    )
+    if not keep.all():
+        if not keep.any():
+            raise ValueError(f"{root}: no valid clips left")
+        ids = ids[keep]
+        paths = [p for p, k in zip(paths, keep) if k]
+        labels = [c for c, k in zip(labels, keep) if k]
+        artists = None if artists is None else [a for a, k in zip(artists, keep) if k]
+    groups = _groups(ids, artists, root)
     present = [c for c in QUADRANT_CLASSES if c in set(labels)]
     import pandas as pd
 
