@@ -18,11 +18,12 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from . import data  # noqa: E402
-from .embedder import QUADRANT_CORNERS, SemanticEmbedder, annotation_matrix  # noqa: E402
+from .embedder import SemanticEmbedder, annotation_matrix  # noqa: E402
 from .features import AudioError, FeatureConfig, file_sequence, load_audio, mel_sequence  # noqa: E402
 from .losses import CosineGramLoss  # noqa: E402
 from .model import build_feature_model, build_standard_gru  # noqa: E402
 from .training import CropSequence, embed, train_model  # noqa: E402
+from .vocabulary import GEMS_EMOTIONS, QUADRANT_CLASSES, QUADRANT_CORNERS  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,8 @@ __all__ = [
     "CosineGramLoss",
     "CropSequence",
     "FeatureConfig",
+    "GEMS_EMOTIONS",
+    "QUADRANT_CLASSES",
     "QUADRANT_CORNERS",
     "SemanticEmbedder",
     "annotation_matrix",

@@ -17,16 +17,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from .model import build_feature_model
 from .training import check_sequences, embed, input_statistics, train_model
+from .vocabulary import QUADRANT_CORNERS
 
 __all__ = ["SemanticEmbedder", "QUADRANT_CORNERS", "annotation_matrix"]
 
-#: The paper's valence–arousal coding of the four Last.fm classes (Section V-A, Fig. 2).
-QUADRANT_CORNERS: dict[str, tuple[float, float]] = {
-    "happy": (1.0, 1.0),
-    "angry": (-1.0, 1.0),
-    "sad": (-1.0, -1.0),
-    "relaxed": (1.0, -1.0),
-}
 
 
 def annotation_matrix(y, class_vectors: Mapping | None = None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -11,7 +11,7 @@
   :func:`plot_per_target`, :func:`plot_scores`, :func:`plot_confusion`,
   :func:`plot_projection`; :func:`save_figures` writes them as PNG.
 
-These functions are also importable from :mod:`semgru_keras.evaluation`.
+Only this module (and :mod:`semgru_keras.plots` for the teaching figures) imports matplotlib.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -30,16 +29,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .data.emotify import EMOTIFY_EMOTIONS  # noqa: E402
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .evaluation import CVResults
+from .results import CI_HIGH, CI_LOW, CVResults, system_label  # noqa: E402
+from .vocabulary import GEMS_EMOTIONS  # noqa: E402
 
 __all__ = [
-    "GEMS_EMOTIONS",
     "PUBLISHED_TABLE_I",
     "PUBLISHED_TABLE_II",
-    "system_label",
     "table_kind",
     "comparison_table",
     "to_markdown",
@@ -51,8 +46,6 @@ __all__ = [
     "save_figures",
 ]
 
-#: The nine GEMS emotions of Emotify, in the order of Table I.
-GEMS_EMOTIONS: tuple[str, ...] = EMOTIFY_EMOTIONS
 
 #: Table I of the paper (Pearson's r on Emotify, 10-fold CV), as published.
 PUBLISHED_TABLE_I = pd.DataFrame(
@@ -102,23 +95,7 @@ _TABLE_I_COLUMNS = {
     "semgru": "Semantic Embedding GRU + SVR",
 }
 _TABLE_I_SYSTEMS = ("handcrafted_combined", "standard_gru", "semgru")
-#: Suffixes of the columns that hold a value's bootstrap interval (merged by :func:`to_markdown`).
-CI_LOW, CI_HIGH = " — 95% CI low", " — 95% CI high"
 _COLORS = {"semgru": "#1f77b4", "standard_gru": "#ff7f0e", "handcrafted_combined": "#2ca02c"}
-
-
-def system_label(system: str, task: str) -> str:
-    """Display name of a system key, worded as in the paper's tables."""
-    learner = "SVR" if task == "regression" else "SVM"
-    if system == "semgru":
-        return f"Semantic Embedding GRU + {learner}"
-    if system == "standard_gru":
-        return "Standard GRU"
-    if system.startswith("handcrafted_"):
-        group = system[len("handcrafted_") :]
-        name = "All hand-crafted features (combined)" if group == "combined" else f"{group.capitalize()} features"
-        return f"{name} + {learner}"
-    return system
 
 
 def _canonical(name: str) -> str:

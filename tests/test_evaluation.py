@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import semgru_keras.evaluation as evaluation
+import semgru_keras.protocol as protocol
 from semgru_keras.data import load_dataset
 from semgru_keras.evaluation import CVResults, EvaluationConfig, cross_validate, evaluate
 from semgru_keras.handcrafted import HANDCRAFTED_KEY, handcrafted_features, stack_features
@@ -91,26 +91,26 @@ def test_shuffled_targets_score_at_chance_and_no_test_song_is_seen(demo, monkeyp
 
     seen = {"semgru": [], "standard_gru": [], "handcrafted_timbre": []}
 
-    class SpyEmbedder(evaluation.SemanticEmbedder):
+    class SpyEmbedder(protocol.SemanticEmbedder):
         def fit(self, X, y):
             seen["semgru"].append({song_of[_digest(x)] for x in X})
             return super().fit(X, y)
 
-    class SpyGRU(evaluation.StandardGRU):
+    class SpyGRU(protocol.StandardGRU):
         def fit(self, X, y):
             seen["standard_gru"].append({song_of[_digest(x)] for x in X})
             return super().fit(X, y)
 
-    real_svm = evaluation.fit_predict_svm
+    real_svm = protocol.fit_predict_svm
 
     def spy_svm(X_train, y_train, X_test, **kwargs):
         if np.shape(X_train)[1] == handcrafted["timbre"].shape[1] and _digest(X_train[0]) in row_of:
             seen["handcrafted_timbre"].append({row_of[_digest(r)] for r in X_train})
         return real_svm(X_train, y_train, X_test, **kwargs)
 
-    monkeypatch.setattr(evaluation, "SemanticEmbedder", SpyEmbedder)
-    monkeypatch.setattr(evaluation, "StandardGRU", SpyGRU)
-    monkeypatch.setattr(evaluation, "fit_predict_svm", spy_svm)
+    monkeypatch.setattr(protocol, "SemanticEmbedder", SpyEmbedder)
+    monkeypatch.setattr(protocol, "StandardGRU", SpyGRU)
+    monkeypatch.setattr(protocol, "fit_predict_svm", spy_svm)
 
     targets = np.asarray(ds.targets)[np.random.default_rng(0).permutation(len(ds))]
     config = EvaluationConfig.quick(n_folds=2, **QUICK)  # two folds: fewer networks to train

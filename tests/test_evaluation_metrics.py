@@ -7,16 +7,9 @@ import scipy.stats
 from sklearn.metrics import accuracy_score
 from sklearn.metrics import confusion_matrix as sk_confusion
 
-from semgru_keras.evaluation import (
-    CVResults,
-    EvaluationConfig,
-    class_vectors_for,
-    comparison_table,
-    fit_predict_svm,
-    make_folds,
-    to_markdown,
-    write_tables,
-)
+from semgru_keras.protocol import EvaluationConfig, class_vectors_for, fit_predict_svm, make_folds
+from semgru_keras.report import comparison_table, to_markdown, write_tables
+from semgru_keras.results import CVResults
 from semgru_keras.handcrafted import FEATURE_GROUPS, feature_names, handcrafted_features, stack_features
 from semgru_keras.metrics import (
     accuracy,
@@ -26,7 +19,8 @@ from semgru_keras.metrics import (
     mean_pearson,
     pearson_per_target,
 )
-from semgru_keras.report import GEMS_EMOTIONS, PUBLISHED_TABLE_I, PUBLISHED_TABLE_II, save_figures
+from semgru_keras.report import PUBLISHED_TABLE_I, PUBLISHED_TABLE_II, save_figures
+from semgru_keras.vocabulary import GEMS_EMOTIONS
 
 
 # ----------------------------------------------------------------------------- metrics

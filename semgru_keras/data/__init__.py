@@ -26,7 +26,7 @@ Example
 """
 
 from .cache import CacheWarning, CachedResults, UnreadableAudioWarning, clear_cache, default_cache_dir
-from .dataset import DATASETS, Dataset, load_dataset
+from .dataset import DATASETS, Dataset, load_dataset, slug
 from .emotify import EMOTIFY_EMOTIONS, EMOTIFY_MEANS
 from .synthetic import GEMS_EMOTIONS, GEMS_WEIGHTS, PARAMETERS
 
@@ -34,6 +34,7 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "load_dataset",
+    "slug",
     "CachedResults",
     "CacheWarning",
     "UnreadableAudioWarning",

@@ -6,6 +6,7 @@ import functools
 import inspect
 import json
 import os
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ..vocabulary import QUADRANT_CLASSES
 from .cache import CachedResults, ClipSource, FileSource, UnreadableAudioWarning, cached_map
 from .validation import check_annotations
 
-__all__ = ["DATASETS", "Dataset", "load_dataset", "emotify_root_from_env"]
+__all__ = ["DATASETS", "Dataset", "load_dataset", "emotify_root_from_env", "slug"]
 
 #: The data set names :func:`load_dataset` knows (a path is accepted too).
 DATASETS: tuple[str, ...] = ("synthetic-gems", "synthetic-quadrants", "emotify", "4q", "quadrants")
@@ -401,6 +403,14 @@ class Dataset:
         return "\n".join(lines)
 
 
+def slug(name: str) -> str:
+    """Folder-safe form of a dataset name or path (``results/<slug>/``, ``figures/<slug>/``)."""
+    text = str(name)
+    if "/" in text or "\\" in text:
+        text = Path(text).name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "dataset"
+
+
 # ---------------------------------------------------------------------- loading
 def emotify_root_from_env() -> Path | None:
     """``$SEMGRU_EMOTIFY_ROOT`` if set, else ``None``."""
@@ -430,7 +440,7 @@ def _synthetic(name: str, maker: Callable, options: dict) -> Dataset:
         task="classification" if made.labels is not None else "regression",
         groups=made.metadata["artist"].to_numpy(),
         labels=made.labels,
-        classes=None if made.labels is None else [c for c in ("happy", "angry", "sad", "relaxed") if c in set(made.labels)],
+        classes=None if made.labels is None else [c for c in QUADRANT_CLASSES if c in set(made.labels)],
         clips=made.clips,
         metadata=made.metadata,
         options={**used, **options},

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..vocabulary import EMOTIFY_MEANS, GEMS_EMOTIONS
+
 from .validation import MIN_DURATION, validate_songs
 
 __all__ = [
@@ -42,26 +44,12 @@ __all__ = [
     "is_emotify_root",
 ]
 
-#: The nine GEMS emotion columns, in file order.
-EMOTIFY_EMOTIONS: tuple[str, ...] = (
-    "amazement",
-    "solemnity",
-    "tenderness",
-    "nostalgia",
-    "calmness",
-    "power",
-    "joyful_activation",
-    "tension",
-    "sadness",
-)
+#: The nine GEMS emotion columns, in file order (:data:`semgru_keras.vocabulary.GEMS_EMOTIONS`).
+EMOTIFY_EMOTIONS: tuple[str, ...] = GEMS_EMOTIONS
 
 #: Genres in track-id order (ids 1–100, 101–200, 201–300, 301–400).
 EMOTIFY_GENRES: tuple[str, ...] = ("classical", "rock", "electronic", "pop")
 
-#: Published per-emotion means over the 400 songs (for checks).
-EMOTIFY_MEANS: dict[str, float] = dict(
-    zip(EMOTIFY_EMOTIONS, (0.134, 0.196, 0.177, 0.254, 0.299, 0.190, 0.262, 0.238, 0.185))
-)
 
 _REQUIRED = ("track id", "genre", *EMOTIFY_EMOTIONS)
 

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .quadrants import AUDIO_EXTENSIONS, QUADRANT_CLASSES, canonical_class
+from ..vocabulary import QUADRANT_CLASSES, QUADRANT_CORNERS, canonical_class
+from .quadrants import AUDIO_EXTENSIONS
 from .validation import MIN_DURATION, validate_songs
 
 __all__ = ["FOURQ_METADATA", "FOURQ_FOLDERS", "is_4q_root", "load_4q"]
@@ -129,7 +130,6 @@ def load_4q(
         song ids, groups are artists, annotations the (valence, arousal) quadrant corners,
         metadata the CSV's ``Artist``, ``Title``, ``PQuad`` and the file path.
     """
-    from ..embedder import QUADRANT_CORNERS
 
     if on_missing not in ("raise", "skip"):
         raise ValueError(f"on_missing must be 'raise' or 'skip', got {on_missing!r}")

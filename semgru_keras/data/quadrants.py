@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..vocabulary import CLASS_ALIASES, QUADRANT_CLASSES, QUADRANT_CORNERS, canonical_class
 from .validation import MIN_DURATION, validate_songs
 
 __all__ = ["AUDIO_EXTENSIONS", "CLASS_ALIASES", "QUADRANT_CLASSES", "canonical_class", "load_quadrants", "is_quadrant_root"]
@@ -38,30 +39,6 @@ __all__ = ["AUDIO_EXTENSIONS", "CLASS_ALIASES", "QUADRANT_CLASSES", "canonical_c
 #: Audio file extensions read from class folders (case-insensitive).
 AUDIO_EXTENSIONS: tuple[str, ...] = (".mp3", ".wav", ".ogg", ".flac")
 
-#: Canonical class names in quadrant order Q1–Q4.
-QUADRANT_CLASSES: tuple[str, ...] = ("happy", "angry", "sad", "relaxed")
-
-#: Accepted names (lower case) → canonical class.
-CLASS_ALIASES: dict[str, str] = {
-    "happy": "happy",
-    "q1": "happy",
-    "angry": "angry",
-    "q2": "angry",
-    "sad": "sad",
-    "q3": "sad",
-    "relaxed": "relaxed",
-    "q4": "relaxed",
-}
-
-
-def canonical_class(name: str, where: str = "") -> str:
-    """Map a class name (any case) to happy/angry/sad/relaxed, or raise listing the known ones."""
-    key = str(name).strip().lower()
-    if key not in CLASS_ALIASES:
-        known = ", ".join(f"{k} ({v})" if k != v else k for k, v in CLASS_ALIASES.items())
-        prefix = f"{where}: " if where else ""
-        raise ValueError(f"{prefix}unknown quadrant class {name!r}; known names (any case): {known}")
-    return CLASS_ALIASES[key]
 
 
 def _audio_files(folder: Path) -> list[Path]:
@@ -173,7 +150,6 @@ def load_quadrants(
         Without an ``artist`` column every song is its own group (its id): files with the
         same name in different class folders are different songs.
     """
-    from ..embedder import QUADRANT_CORNERS
 
     if on_missing not in ("raise", "skip"):
         raise ValueError(f"on_missing must be 'raise' or 'skip', got {on_missing!r}")

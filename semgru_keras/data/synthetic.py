@@ -97,7 +97,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .emotify import EMOTIFY_EMOTIONS
+from ..vocabulary import EMOTIFY_MEANS, GEMS_EMOTIONS, QUADRANT_CLASSES, QUADRANT_CORNERS
 
 __all__ = [
     "GEMS_EMOTIONS",
@@ -124,8 +124,6 @@ __all__ = [
 #: Bump when the rendering changes, so cached features of old clips are not reused.
 GENERATOR_VERSION = 1  # bump on any change to render_clip
 
-#: The nine GEMS emotions of Emotify, in its column order.
-GEMS_EMOTIONS: tuple[str, ...] = EMOTIFY_EMOTIONS
 
 #: The musical parameters, each coded on [-1, 1] (``minor`` is exactly ±1).
 PARAMETERS: tuple[str, ...] = (
@@ -157,15 +155,12 @@ GEMS_WEIGHTS = np.array(
 )
 
 #: Emotify's per-emotion mean fractions (Aljanaki et al.); ``b_e = log`` of these.
-_EMOTIFY_MEANS = np.array([0.134, 0.196, 0.177, 0.254, 0.299, 0.190, 0.262, 0.238, 0.185])
-GEMS_BASE_RATES = np.log(_EMOTIFY_MEANS)
+GEMS_BASE_RATES = np.log(np.array([EMOTIFY_MEANS[e] for e in GEMS_EMOTIONS]))
 
 #: Valence and arousal as linear functions of the parameters (before noise).
 VALENCE_WEIGHTS = np.array([-0.5, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5, -0.6, 0.0])
 AROUSAL_WEIGHTS = np.array([0.0, 0.8, 0.6, 0.2, 0.0, 0.4, 0.0, 0.0, 0.4])
 
-#: Quadrant classes in the order Q1..Q4 (see ``semgru_keras.embedder.QUADRANT_CORNERS``).
-QUADRANT_CLASSES: tuple[str, ...] = ("happy", "angry", "sad", "relaxed")
 
 #: Probabilities of a virtual respondent tagging 0, 1, 2 or 3 emotions (mean 1.9).
 _TAG_COUNT_PROBS = np.array([0.05, 0.30, 0.35, 0.30])
@@ -578,7 +573,6 @@ def make_synthetic_quadrants(
     of the noise added to valence and arousal before the quadrant is taken, and
     ``balanced`` draws candidates until each quadrant holds ``n_songs / 4`` clips (±1).
     """
-    from ..embedder import QUADRANT_CORNERS
 
     _check(n_songs, duration, sr)
     rng = np.random.default_rng([seed, 0x4A11])
