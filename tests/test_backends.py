@@ -42,3 +42,21 @@ def test_loss_and_model_tests_pass_under(backend):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+def test_backend_choice_follows_the_environment_then_the_gpu(monkeypatch):
+    from semgru_keras import backends
+
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert backends.choose_backend(gpus=["NVIDIA H100"]) == ("torch", "set by KERAS_BACKEND")
+    monkeypatch.delenv("KERAS_BACKEND")
+    # environment.yml on a GPU machine: tensorflow[and-cuda] and CPU-only jax -> TensorFlow, and it says why
+    monkeypatch.setattr(backends, "_cuda_backends", lambda: ["tensorflow"])
+    backend, reason = backends.choose_backend(gpus=["NVIDIA H100"])
+    assert backend == "tensorflow" and "H100" in reason and "reset_after=True" in reason
+    monkeypatch.setattr(backends, "_cuda_backends", lambda: [])
+    backend, reason = backends.choose_backend(gpus=["NVIDIA H100"])
+    assert "no installed backend has CUDA" in reason
+    # no GPU: JAX where installed
+    expected = "jax" if importlib.util.find_spec("jax") else "tensorflow"
+    assert backends.choose_backend(gpus=[])[0] == expected
