@@ -13,6 +13,7 @@ defaults to ``learning_rate=0.001, rho=0.95``, which barely moves the weights; w
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 
 import keras
@@ -23,7 +24,9 @@ from .model import without_padding_mask
 
 __all__ = [
     "CropSequence",
+    "EpochProgress",
     "adadelta",
+    "set_random_seed",
     "input_statistics",
     "pad_sequences",
     "train_model",
@@ -37,6 +40,62 @@ __all__ = [
 def adadelta(learning_rate: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6) -> keras.optimizers.Optimizer:
     """Adadelta as in Zeiler (2012) and the paper: step 1.0, ρ = 0.9, ε = 1e-6."""
     return keras.optimizers.Adadelta(learning_rate=learning_rate, rho=rho, epsilon=epsilon)
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed Python, NumPy and Keras' global seed generator (and PyTorch on the torch backend).
+
+    What ``keras.utils.set_random_seed`` does, without importing TensorFlow on the JAX and
+    torch backends (Keras imports it whenever it is installed, and its import prints
+    absl/oneDNN/CUDA lines into every notebook). On the TensorFlow backend it is
+    ``keras.utils.set_random_seed`` itself.
+    """
+    if not isinstance(seed, int | np.integer):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = int(seed)
+    if keras.backend.backend() == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    try:  # the two globals keras.utils.set_random_seed resets (keras/src/utils/rng_utils.py)
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils import rng_utils
+
+        names = (rng_utils.GLOBAL_RANDOM_SEED, seed_generator.GLOBAL_SEED_GENERATOR)
+    except (ImportError, AttributeError):  # a Keras whose internals moved: correct, only noisier
+        keras.utils.set_random_seed(seed)
+        return
+    global_state.set_global_attribute(names[0], seed)
+    global_state.set_global_attribute(names[1], None)  # recreated from the seed on first use
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """One ``tqdm`` bar over the epochs of ``fit`` with the latest losses (``tqdm.auto``: a
+    widget in Jupyter, text elsewhere)."""
+
+    def __init__(self, desc: str = "epochs"):
+        super().__init__()
+        self.desc = desc
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.params.get("epochs"), desc=self.desc, unit="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        losses = {k: f"{float(v):.3f}" for k, v in (logs or {}).items() if k.endswith("loss")}
+        self.bar.set_postfix(losses, refresh=False)
+        self.bar.update(1)
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
 
 
 def _check_sequences(sequences: Sequence[np.ndarray], min_length: int, ids=None) -> list[np.ndarray]:
@@ -151,6 +210,7 @@ def train_model(
     verbose: int | str = 0,
     ids=None,
     jit_compile: bool | str = "auto",
+    progress: bool = False,
 ) -> keras.callbacks.History:
     """Train ``model`` with the paper's protocol and return the Keras ``History``.
 
@@ -163,15 +223,17 @@ def train_model(
     most on TensorFlow, whose masked GRU runs about five times slower on a CPU (see
     ``benchmarks/``). ``jit_compile`` goes to ``Model.compile``; Keras' ``"auto"`` uses XLA
     on JAX and on TensorFlow with a GPU, and leaves it off for TensorFlow on a CPU, where
-    it is slower for this model.
+    it is slower for this model. ``progress=True`` shows one bar over the epochs
+    (:class:`EpochProgress`).
     """
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     data = CropSequence(sequences, targets, crop_length, batch_size, seed=seed, ids=ids)
     val = None
     if validation is not None:
         val = CropSequence(*validation, crop_length=crop_length, batch_size=batch_size, seed=seed + 1)
     trainable = without_padding_mask(model)
     trainable.compile(optimizer=adadelta(learning_rate, rho), loss=loss or CosineGramLoss(), jit_compile=jit_compile)
+    callbacks = list(callbacks or []) + ([EpochProgress()] if progress else [])
     return trainable.fit(data, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=verbose)
 
 
