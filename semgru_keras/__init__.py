@@ -17,12 +17,39 @@ import os as _os
 # TensorFlow prints C++ log lines at import; they clutter notebooks and break nbval.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from . import data  # noqa: E402
-from .embedder import QUADRANT_CORNERS, SemanticEmbedder, annotation_matrix  # noqa: E402
-from .features import AudioError, FeatureConfig, file_sequence, load_audio, mel_sequence  # noqa: E402
-from .losses import CosineGramLoss  # noqa: E402
-from .model import build_feature_model, build_standard_gru  # noqa: E402
-from .training import CropSequence, embed, train_model  # noqa: E402
+from . import data  # noqa: E402  (the data layer imports neither Keras nor matplotlib)
+
+# Everything else is imported on first use (PEP 562), so that `python -m semgru_keras.run` and the
+# feature-cache workers never import Keras: Keras picks its backend at import, and on TensorFlow
+# (or with TensorFlow merely installed) that import prints absl/oneDNN lines.
+_LAZY = {
+    "QUADRANT_CORNERS": "embedder", "SemanticEmbedder": "embedder", "annotation_matrix": "embedder",
+    "AudioError": "features", "FeatureConfig": "features", "file_sequence": "features",
+    "load_audio": "features", "mel_sequence": "features",
+    "CosineGramLoss": "losses",
+    "build_feature_model": "model", "build_standard_gru": "model",
+    "CropSequence": "training", "embed": "training", "train_model": "training",
+}
+_SUBMODULES = ("baselines", "embedder", "evaluation", "features", "handcrafted", "losses", "metrics", "model",
+               "plots", "report", "run", "training")
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+
 
 __version__ = "0.1.0"
 

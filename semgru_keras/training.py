@@ -33,6 +33,7 @@ __all__ = [
     "embed",
     "predict_sequences",
     "save_history",
+    "save_model",
     "load_history",
 ]
 
@@ -273,6 +274,32 @@ def predict_sequences(
 def embed(model: keras.Model, sequences: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
     """Full-length song features ``F`` (n, d) from a trained feature model (Eq. 11)."""
     return predict_sequences(model, sequences, batch_size=batch_size)
+
+
+def save_model(model: keras.Model, path) -> None:
+    """``model.save(path)`` (a ``.keras`` file) without importing TensorFlow on the JAX and torch backends.
+
+    Keras' serialiser asks whether TensorFlow is available (to test for ``tf.TensorShape``
+    objects), which imports TensorFlow whenever it is installed, and that import prints
+    absl/oneDNN/CUDA lines. A model of another backend holds no TensorFlow objects, so for the
+    duration of the save Keras is told that TensorFlow is unavailable, unless it is imported.
+    """
+    import sys
+
+    try:
+        from keras.src.utils.module_utils import tensorflow as lazy_tf
+
+        skip = (keras.backend.backend() != "tensorflow" and "tensorflow" not in sys.modules
+                and lazy_tf._available is None)
+    except (ImportError, AttributeError):  # a Keras whose internals moved: correct, only noisier
+        lazy_tf, skip = None, False
+    if skip:
+        lazy_tf._available = False
+    try:
+        model.save(path)
+    finally:
+        if skip:
+            lazy_tf._available = None
 
 
 def save_history(history: dict, path) -> None:
