@@ -215,7 +215,7 @@ def test_runner_executes_in_order_and_names_the_failing_cell(tmp_path):
     record = json.loads((tmp_path / "res" / "demo" / "run.json").read_text())
     assert record["keras_backend"] == "torch" and record["machine"]["cores"] >= 1
     assert set(record["notebook_seconds"]) == {"a.ipynb"}
-    with pytest.raises(NotebookRunError, match=r"b\.ipynb failed in cell \[3\] \(ValueError: broken on purpose\).*raise ValueError"):
+    with pytest.raises(NotebookRunError, match=r"b\.ipynb failed in cell \[4\] \(ValueError: broken on purpose\).*raise ValueError"):
         run_notebooks("demo", notebooks=("a.ipynb", "b.ipynb", "c.ipynb"), **kwargs)
     assert not (run_dir / "c.ipynb").exists()
     # a failed run publishes nothing: the previous set stays as it was
