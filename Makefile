@@ -44,7 +44,7 @@ figures: $(STAMP)
 	$(BIN)/python -m semgru_keras.run --all-demo --publish
 
 lab: $(STAMP)
-	$(BIN)/python -m jupyter lab notebooks/
+	$(BIN)/python -m jupyter lab --KernelManager.transport=ipc notebooks/
 
 bench: $(STAMP)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)

@@ -158,13 +158,13 @@ def test_a_published_set_replaces_the_previous_one_as_a_whole(tmp_path):
                   notebook_dir=nbdir, notebooks=("m.ipynb",), progress=False)
     _notebook(nbdir / "m.ipynb", PARAMS, _maker({"figures/a.png": _png(), "figures/b.png": _png(2),
                                                  "summary.md": b"| x |\n", "confusion_svm.csv": b"a,b\n"}))
-    run_notebooks("demo", **kwargs)
-    assert sorted(p.name for p in (tmp_path / "figs" / "demo").iterdir()) == ["a.png", "b.png"]
+    run_notebooks("synthetic-gems", **kwargs)
+    assert sorted(p.name for p in (tmp_path / "figs" / "synthetic-gems").iterdir()) == ["a.png", "b.png"]
     # a second run that makes fewer files, with other parameters
     _notebook(nbdir / "m.ipynb", PARAMS, _maker({"figures/a.png": _png(3), "summary.md": b"| y |\n"}))
-    run_dir = run_notebooks("demo", parameters={"seed": 7}, **kwargs)
-    figures = tmp_path / "figs" / "demo"
-    results = tmp_path / "res" / "demo"
+    run_dir = run_notebooks("synthetic-gems", parameters={"seed": 7}, **kwargs)
+    figures = tmp_path / "figs" / "synthetic-gems"
+    results = tmp_path / "res" / "synthetic-gems"
     assert sorted(p.name for p in figures.iterdir()) == ["a.png"]  # b.png of the first run is gone
     assert sorted(p.name for p in results.iterdir()) == ["run.json", "summary.md"]  # so is its confusion table
     record = json.loads((results / "run.json").read_text())
@@ -187,10 +187,10 @@ def test_without_publishing_a_run_writes_only_under_runs(tmp_path, monkeypatch):
     nbdir.mkdir()
     _notebook(nbdir / "m.ipynb", PARAMS, _maker({"figures/a.png": _png(), "summary.md": b"x"}))
     monkeypatch.setattr(runner, "project_root", lambda: tmp_path / "project")
-    run_dir = run_notebooks("demo", notebook_dir=nbdir, notebooks=("m.ipynb",), progress=False)
-    assert run_dir == (tmp_path / "project" / "runs" / "demo").resolve()
+    run_dir = run_notebooks("synthetic-gems", notebook_dir=nbdir, notebooks=("m.ipynb",), progress=False)
+    assert run_dir == (tmp_path / "project" / "runs" / "synthetic-gems").resolve()
     assert sorted(str(p.relative_to(tmp_path / "project")) for p in (tmp_path / "project").rglob("*") if p.is_file()) == [
-        "runs/demo/figures/a.png", "runs/demo/m.ipynb", "runs/demo/run.json", "runs/demo/summary.md"]
+        "runs/synthetic-gems/figures/a.png", "runs/synthetic-gems/m.ipynb", "runs/synthetic-gems/run.json", "runs/synthetic-gems/summary.md"]
 
 
 @pytest.mark.slow
@@ -206,21 +206,21 @@ def test_runner_executes_in_order_and_names_the_failing_cell(tmp_path):
     kwargs = dict(runs_dir=tmp_path / "runs", figures_dir=tmp_path / "figs", results_dir=tmp_path / "res",
                   notebook_dir=nbdir, progress=False)
     before = os.environ.get("KERAS_BACKEND")
-    run_dir = run_notebooks("demo", notebooks=("a.ipynb",), backend="torch", **kwargs)
+    run_dir = run_notebooks("synthetic-gems", notebooks=("a.ipynb",), backend="torch", **kwargs)
     assert os.environ.get("KERAS_BACKEND") == before  # restored after the run
     assert (run_dir / "a.ipynb").is_file()
-    assert (tmp_path / "figs" / "demo" / "a.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "figs" / "synthetic-gems" / "a.png").read_bytes().startswith(b"\x89PNG")
     # the kernel saw the chosen backend, as environment and as the notebook's parameter
-    assert (tmp_path / "res" / "demo" / "summary.md").read_text().startswith("torch torch")
-    record = json.loads((tmp_path / "res" / "demo" / "run.json").read_text())
+    assert (tmp_path / "res" / "synthetic-gems" / "summary.md").read_text().startswith("torch torch")
+    record = json.loads((tmp_path / "res" / "synthetic-gems" / "run.json").read_text())
     assert record["keras_backend"] == "torch" and record["machine"]["cores"] >= 1
     assert set(record["notebook_seconds"]) == {"a.ipynb"}
     with pytest.raises(NotebookRunError, match=r"b\.ipynb failed in cell \[4\] \(ValueError: broken on purpose\).*raise ValueError"):
-        run_notebooks("demo", notebooks=("a.ipynb", "b.ipynb", "c.ipynb"), **kwargs)
+        run_notebooks("synthetic-gems", notebooks=("a.ipynb", "b.ipynb", "c.ipynb"), **kwargs)
     assert not (run_dir / "c.ipynb").exists()
     # a failed run publishes nothing: the previous set stays as it was
-    assert json.loads((tmp_path / "res" / "demo" / "run.json").read_text()) == record
-    assert (tmp_path / "figs" / "demo" / "a.png").is_file()
+    assert json.loads((tmp_path / "res" / "synthetic-gems" / "run.json").read_text()) == record
+    assert (tmp_path / "figs" / "synthetic-gems" / "a.png").is_file()
 
 
 def test_default_backend_prefers_the_environment_then_jax(monkeypatch):
