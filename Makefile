@@ -1,6 +1,9 @@
 # Two commands do everything on a fresh machine (each creates .venv and installs on first use):
-#   make demo   run all notebooks with papermill on the built-in demo data -> runs/, figures/
-#   make test   the test suite: package tests + nbval over the notebooks
+#   make demo   run all notebooks with papermill on the built-in demo data -> runs/ (git-ignored)
+#   make test   the test suite: package tests + nbval over the notebooks and their solutions
+# and for readers and instructors:
+#   make lab     JupyterLab on notebooks/ with the project's environment
+#   make figures rerun the demo and replace the committed figures/<dataset>/ (the only target that does)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,12 +14,14 @@ PYTEST_ARGS ?=
 TORCH_SPEC ?= torch>=2.2
 BENCH_ARGS ?=
 
-.PHONY: install test test-fast demo bench clean help
+.PHONY: install test test-fast demo figures lab bench clean help
 
 help:
-	@echo "make demo   - run notebooks 01-05 with papermill on every built-in demo dataset"
-	@echo "make test   - run the test suite (pytest + nbval)"
-	@echo "make bench  - speed benchmarks (not part of the tests)"
+	@echo "make demo    - run notebooks 01-05 with papermill on every built-in demo dataset -> runs/"
+	@echo "make test    - run the test suite (pytest + nbval over notebooks/ and notebooks/solutions/)"
+	@echo "make lab     - open JupyterLab on notebooks/ in the project's environment"
+	@echo "make figures - rerun the demo and replace the committed figures/<dataset>/ with its figures"
+	@echo "make bench   - speed benchmarks (not part of the tests)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +39,12 @@ test-fast: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m semgru_keras.run --all-demo
+
+figures: $(STAMP)
+	$(BIN)/python -m semgru_keras.run --all-demo --publish
+
+lab: $(STAMP)
+	$(BIN)/python -m jupyter lab --KernelManager.transport=ipc notebooks/
 
 bench: $(STAMP)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)

@@ -1,15 +1,23 @@
 """semgru-keras: Semantic Embedding GRU music emotion recognition in Keras 3.
 
 Jakubik & Kwaśnicka (2017), "Music Emotion Analysis Using Semantic Embedding Recurrent
-Neural Networks", INISTA 2017. Modules, in the order of the paper and the notebooks:
+Neural Networks", INISTA 2017. Modules, bottom layer first (each imports only from above it):
 
-- :mod:`semgru_keras.features` — audio → 160-dim log-mel input sequences (Section V-B)
-- :mod:`semgru_keras.model` — stacked GRUs + masked mean over time; standard-GRU baseline
-- :mod:`semgru_keras.losses` — the cosine-Gram loss (Eq. 13)
-- :mod:`semgru_keras.training` — random-crop Adadelta training, full-length embedding
-- :mod:`semgru_keras.embedder` — ``SemanticEmbedder``, a scikit-learn transformer
-- :mod:`semgru_keras.data` — built-in synthetic sets, Emotify, 4-quadrant folders, feature cache
-- :mod:`semgru_keras.evaluation` — the paper's 10-fold protocol, baselines, Tables I/II
+- :mod:`~semgru_keras.vocabulary` — GEMS emotions, quadrant classes/aliases/corners, Emotify means
+- :mod:`~semgru_keras.data` — synthetic sets, Emotify, 4Q, quadrant folders, validation, feature cache
+- :mod:`~semgru_keras.features` — audio → 160-dim log-mel input sequences (Section V-B)
+- :mod:`~semgru_keras.handcrafted` — the librosa hand-crafted baseline features (Table II rows [27])
+- :mod:`~semgru_keras.model` — stacked GRUs + masked mean over time; the standard GRU (Eq. 14)
+- :mod:`~semgru_keras.losses` — the cosine-Gram loss (Eq. 13)
+- :mod:`~semgru_keras.metrics` — Pearson r per emotion, accuracy, macro-F1, bootstrap intervals
+- :mod:`~semgru_keras.training` — random-crop Adadelta training, full-length embedding
+- :mod:`~semgru_keras.embedder`, :mod:`~semgru_keras.baselines` — scikit-learn estimators
+- :mod:`~semgru_keras.backends`, :mod:`~semgru_keras.parallel` — backend choice, fold workers
+- :mod:`~semgru_keras.protocol` — the paper's 10-fold protocol with inner SVR/SVM search
+- :mod:`~semgru_keras.results` — ``CVResults`` and its JSON file
+- :mod:`~semgru_keras.report`, :mod:`~semgru_keras.plots` — tables and figures (matplotlib lives here)
+- :mod:`~semgru_keras.evaluation` — ``evaluate()``: protocol → results → report in one call
+- :mod:`~semgru_keras.run` — the papermill runner (``python -m semgru_keras.run``)
 """
 
 import os as _os
@@ -17,13 +25,40 @@ import os as _os
 # TensorFlow prints C++ log lines at import; they clutter notebooks and break nbval.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from . import data  # noqa: E402
-from .embedder import SemanticEmbedder, annotation_matrix  # noqa: E402
-from .features import AudioError, FeatureConfig, file_sequence, load_audio, mel_sequence  # noqa: E402
-from .losses import CosineGramLoss  # noqa: E402
-from .model import build_feature_model, build_standard_gru  # noqa: E402
-from .training import CropSequence, embed, train_model  # noqa: E402
-from .vocabulary import GEMS_EMOTIONS, QUADRANT_CLASSES, QUADRANT_CORNERS  # noqa: E402
+from . import data  # noqa: E402  (the data layer imports neither Keras nor matplotlib)
+from .vocabulary import GEMS_EMOTIONS, QUADRANT_CLASSES, QUADRANT_CORNERS  # noqa: E402  (no Keras either)
+
+# Everything else is imported on first use (PEP 562), so that `python -m semgru_keras.run` and the
+# feature-cache workers never import Keras: Keras picks its backend at import, and on TensorFlow
+# (or with TensorFlow merely installed) that import prints absl/oneDNN lines.
+_LAZY = {
+    "SemanticEmbedder": "embedder", "annotation_matrix": "embedder",
+    "AudioError": "features", "FeatureConfig": "features", "file_sequence": "features",
+    "load_audio": "features", "mel_sequence": "features",
+    "CosineGramLoss": "losses",
+    "build_feature_model": "model", "build_standard_gru": "model",
+    "CropSequence": "training", "embed": "training", "train_model": "training",
+}
+_SUBMODULES = ("backends", "baselines", "embedder", "evaluation", "features", "handcrafted", "losses", "metrics",
+               "model", "parallel", "plots", "protocol", "report", "results", "run", "training", "vocabulary")
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+
 
 __version__ = "0.1.0"
 

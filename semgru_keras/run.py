@@ -3,44 +3,57 @@
 ::
 
     python -m semgru_keras.run --dataset synthetic-gems              # quick demo settings
-    python -m semgru_keras.run --dataset emotify --data-root PATH --full
+    python -m semgru_keras.run --dataset emotify --data-root PATH --full --publish
     python -m semgru_keras.run --all-demo                             # what `make demo` runs
     python -m semgru_keras.run --dataset synthetic-quadrants -p epochs 5 -p seed 1
 
-Notebooks ``01``–``05`` run in order; executed copies go to ``runs/<dataset>/`` (git-ignored),
-the figures they save are copied to ``figures/<dataset>/`` and the result tables
-(``results.json``, ``comparison``/``summary`` ``.csv``/``.md``) to ``results/<dataset>/``, with
-``run.json`` recording the command, Keras backend, machine and wall time of every notebook.
-The first failing notebook stops the run with the notebook and cell named.
+Notebooks ``01``–``05`` run in order. Everything a run makes stays under ``runs/<dataset>/``
+(git-ignored): the executed notebooks, their figures (``figures/``), the result tables
+(``results.json``, ``comparison``/``summary`` ``.csv``/``.md``) and ``run.json``, which records
+the command, Keras backend, machine, wall time of every notebook and a SHA-256 of every file
+the run made. ``--publish`` (``make figures``) then replaces the committed set in
+``figures/<dataset>/`` and ``results/<dataset>/`` as a whole: files of an earlier run that this
+run did not make are removed, and every figure and Markdown table names the run that made it.
+Only a complete run (all notebooks) can be published.
 
-Backend: the notebooks' kernels inherit ``KERAS_BACKEND``. Unless it is set (or ``--backend``
-is given), the runner picks JAX where it is installed, the fastest backend for the paper's
-model on a CPU (``benchmarks/``); otherwise Keras' default.
+Before any kernel starts, the dataset, its data root and every ``-p`` parameter name are
+checked; an unknown parameter is an error that lists the known ones. The first failing
+notebook stops the run with the notebook and cell named.
 
-The notebooks call :func:`settings` in their first code cell to turn the papermill
-parameters into concrete values (``mode="quick"`` or ``"full"``).
+Backend: the notebooks take it as a parameter (``backend``, default ``"jax"``) and set
+``KERAS_BACKEND`` before Keras is imported. The runner passes ``--backend``, else
+``$KERAS_BACKEND``, else JAX where it is installed, the fastest backend for the paper's model
+on a CPU (``benchmarks/``).
+
+Installed (``pip install .``), the runner reads the notebooks shipped inside the package
+(``semgru_keras/notebooks``) unless ``--notebook-dir`` says otherwise, and writes under
+``./runs``. The notebooks call :func:`settings` in their first code cells to turn the
+papermill parameters into concrete values (``mode="quick"`` or ``"full"``).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import importlib.util
 import json
 import os
 import platform
 import re
 import shutil
+import struct
 import sys
 import time
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "settings", "run_notebooks", "default_backend",
+__all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "RunError", "NotebookRunError", "settings",
+           "run_notebooks", "default_backend", "notebook_dir", "notebook_parameters", "check_run",
            "machine_record", "package_versions", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = (
     "01_features.ipynb",
     "02_model.ipynb",
@@ -49,6 +62,9 @@ NOTEBOOKS = (
     "05_evaluation.ipynb",
 )
 DEMO_DATASETS = ("synthetic-gems", "synthetic-quadrants")
+SYNTHETIC = DEMO_DATASETS
+#: Parameters the runner sets itself (from --dataset, --data-root, --quick/--full, --backend).
+RUNNER_PARAMETERS = ("dataset", "data_root", "mode", "output_dir", "backend")
 
 #: Settings per mode. "full" is the paper's protocol (Section V-B); "quick" is the
 #: demo/test setting that runs on a laptop CPU in minutes.
@@ -58,8 +74,25 @@ MODES: dict[str, dict] = {
 }
 
 
-#: What a run leaves in ``results/<dataset>/`` besides ``run.json``.
+#: What a run leaves in ``runs/<dataset>/`` as tables (published to ``results/<dataset>/``).
 RESULT_FILES = ("results.json", "comparison.csv", "comparison.md", "summary.csv", "summary.md", "confusion_*.csv")
+
+
+def _in_checkout() -> bool:
+    return (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "notebooks").is_dir()
+
+
+def project_root() -> Path:
+    """The source checkout the package runs from, else the current folder (an installed package)."""
+    return REPO_ROOT if _in_checkout() else Path.cwd()
+
+
+def notebook_dir() -> Path:
+    """The notebooks: ``notebooks/`` of the checkout, else the copy installed with the package."""
+    return REPO_ROOT / "notebooks" if _in_checkout() else Path(__file__).resolve().parent / "notebooks"
+
+
+NOTEBOOK_DIR = notebook_dir()
 
 
 def default_backend() -> str:
@@ -67,6 +100,10 @@ def default_backend() -> str:
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]
     return "jax" if importlib.util.find_spec("jax") is not None else "tensorflow"
+
+
+class RunError(ValueError):
+    """A run that cannot start: bad dataset, data root or parameter (found before any kernel starts)."""
 
 
 class NotebookRunError(RuntimeError):
@@ -96,9 +133,11 @@ class RunSettings:
 
 
 def slug(dataset: str) -> str:
-    """Folder-safe name of a dataset name or path."""
-    name = Path(str(dataset)).name if ("/" in str(dataset) or "\\" in str(dataset)) else str(dataset)
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "dataset"
+    """Folder-safe name of a dataset name or path: one path component, never ``.`` or ``..``."""
+    text = str(dataset)
+    if "/" in text or "\\" in text or text in (".", ".."):
+        text = Path(text).expanduser().resolve().name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "dataset"
 
 
 def settings(
@@ -113,13 +152,13 @@ def settings(
     """Resolve a notebook's papermill parameters into concrete settings.
 
     ``epochs`` and ``n_folds`` default to the values of ``mode`` (:data:`MODES`);
-    ``output_dir`` defaults to ``runs/<dataset>`` in the repository. Figures are saved
-    under ``<output_dir>/figures``; the runner copies them to ``figures/<dataset>/``.
+    ``output_dir`` defaults to ``runs/<dataset>`` (of the checkout, or of the current folder
+    for an installed package). Figures are saved under ``<output_dir>/figures``.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
     preset = MODES[mode]
-    out = Path(output_dir) if output_dir else REPO_ROOT / "runs" / slug(dataset)
+    out = Path(output_dir) if output_dir else project_root() / "runs" / slug(dataset)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     return RunSettings(
@@ -134,6 +173,85 @@ def settings(
     )
 
 
+def notebook_parameters(path: str | Path) -> list[str]:
+    """Names assigned in the cell tagged ``parameters`` of notebook ``path`` (in order)."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    cells = [c for c in nb.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        return []
+    source = cells[0]["source"]
+    tree = ast.parse(source if isinstance(source, str) else "".join(source))
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=NOTEBOOKS,
+              notebook_dir: str | Path | None = None) -> list[str]:
+    """Check a run before any kernel starts; return the notebooks' parameter names.
+
+    Raises :class:`RunError` for a missing notebook, an unknown dataset, a data root that is
+    missing or not needed, a ``-p`` name no notebook knows (the message lists the known ones),
+    a ``-p`` that should be a runner option, or a value of the wrong kind.
+    """
+    from .data import DATASETS
+    from .data.emotify import is_emotify_root
+    from .data.quadrants import is_quadrant_root
+
+    folder = Path(notebook_dir) if notebook_dir else NOTEBOOK_DIR
+    known: list[str] = []
+    for name in notebooks:
+        path = folder / name
+        if not path.is_file():
+            raise RunError(f"{path}: notebook not found (pass --notebook-dir to point at the notebooks)")
+        known += [k for k in notebook_parameters(path) if k not in known]
+
+    name = str(dataset)
+    root = None if data_root in (None, "") else Path(data_root).expanduser()
+    if name in SYNTHETIC:
+        if root is not None:
+            raise RunError(f"{name} is synthesised by the package and takes no --data-root (got {data_root!r})")
+    elif name in ("emotify", "quadrants"):
+        if root is None and name == "emotify" and os.environ.get("SEMGRU_EMOTIFY_ROOT"):
+            root = Path(os.environ["SEMGRU_EMOTIFY_ROOT"]).expanduser()
+        if root is None:
+            raise RunError(f"--dataset {name} needs --data-root PATH"
+                           + (" (or $SEMGRU_EMOTIFY_ROOT)" if name == "emotify" else ""))
+        if not root.exists():
+            raise RunError(f"--data-root {root}: no such file or folder")
+        ok = is_emotify_root(root) if name == "emotify" else is_quadrant_root(root)
+        if not ok:
+            layout = ("a folder with data.csv and emotifymusic/" if name == "emotify"
+                      else "a folder of class folders (happy/angry/sad/relaxed or Q1-Q4) or a CSV path,label")
+            raise RunError(f"--data-root {root}: not a {name} folder: expected {layout}")
+    else:
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise RunError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)} or an existing path")
+        if root is not None:
+            raise RunError(f"--dataset {name} is a path: give either a path or --data-root, not both")
+        if not ((path.is_dir() and is_emotify_root(path)) or is_quadrant_root(path)):
+            raise RunError(f"--dataset {path}: not a recognised data layout: expected an Emotify folder "
+                           "(data.csv + emotifymusic/), a folder of class folders or a CSV file path,label")
+
+    for key, value in parameters.items():
+        if key in RUNNER_PARAMETERS:
+            flag = {"dataset": "--dataset", "data_root": "--data-root", "mode": "--quick/--full",
+                    "output_dir": "--runs-dir", "backend": "--backend"}[key]
+            raise RunError(f"-p {key}: set by the runner, use {flag} instead")
+        if known and key not in known:
+            settable = [k for k in known if k not in RUNNER_PARAMETERS]
+            raise RunError(f"-p {key}: unknown parameter; the notebooks know: {', '.join(settable)}")
+        if key == "seed" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise RunError(f"-p seed {value!r}: expected an integer")
+        if key in ("epochs", "n_folds") and value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "epochs" else 2)):
+            raise RunError(f"-p {key} {value!r}: expected an integer ≥ {1 if key == 'epochs' else 2} or None")
+    return known
+
+
 def run_notebooks(
     dataset: str,
     data_root: str | None = None,
@@ -145,61 +263,86 @@ def run_notebooks(
     notebooks: tuple[str, ...] = NOTEBOOKS,
     kernel_name: str = "python3",
     log_output: bool = False,
-    notebook_dir: str | Path = NOTEBOOK_DIR,
+    notebook_dir: str | Path | None = None,
     backend: str | None = None,
+    progress: bool = True,
 ) -> Path:
-    """Execute ``notebooks`` in order for one dataset; return the run folder.
+    """Execute ``notebooks`` in order for one dataset; return the run folder ``runs_dir/<dataset>``.
 
-    ``backend`` (default :func:`default_backend`) is exported as ``KERAS_BACKEND`` to the
-    kernels. Figures are copied to ``figures_dir/<dataset>`` and result tables to
-    ``results_dir/<dataset>`` (defaults: the repository's ``figures/`` and ``results/``).
+    Everything the run makes stays in the run folder, listed with checksums in its
+    ``run.json``. With ``figures_dir`` and ``results_dir`` (``--publish``), the run's figures
+    and tables then replace those in ``figures_dir/<dataset>`` and ``results_dir/<dataset>`` as
+    a whole. ``backend`` (default :func:`default_backend`) goes to the notebooks as the
+    ``backend`` parameter and as ``KERAS_BACKEND``.
 
     Raises
     ------
+    RunError
+        Before any kernel starts (see :func:`check_run`).
     NotebookRunError
-        Naming the notebook and the failing cell; later notebooks are not run.
+        Naming the notebook and the failing cell; later notebooks are not run and nothing
+        is published.
     """
+    parameters = dict(parameters or {})
+    folder = Path(notebook_dir) if notebook_dir else NOTEBOOK_DIR
+    known = check_run(dataset, data_root, parameters, notebooks, folder)
+    if mode not in MODES:
+        raise RunError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+    publish = figures_dir is not None or results_dir is not None
     import papermill as pm
 
     name = slug(dataset)
-    run_dir = (Path(runs_dir) if runs_dir else REPO_ROOT / "runs") / name
+    base = (Path(runs_dir) if runs_dir else project_root() / "runs").resolve()
+    run_dir = (base / name).resolve()
+    if run_dir.parent != base:  # slug() makes this impossible; a guard, not a hope
+        raise RunError(f"{dataset!r}: the run folder {run_dir} would lie outside {base}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    params = {"dataset": str(dataset), "data_root": data_root, "mode": mode, "output_dir": str(run_dir.resolve())}
-    params.update(parameters or {})
     backend = backend or default_backend()
+    params = {"dataset": str(dataset), "data_root": data_root, "mode": mode, "output_dir": str(run_dir)}
+    if not known or "backend" in known:
+        params["backend"] = backend
+    params.update(parameters)
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    run_id = f"{name}-{time.strftime('%Y%m%dT%H%M%S')}"
     record = {
+        "run": run_id,
         "command": " ".join(["python -m semgru_keras.run", *sys.argv[1:]]) if sys.argv[1:] else None,
         "dataset": str(dataset),
         "data_root": data_root,
         "mode": mode,
+        "notebooks": list(notebooks),
         "parameters": {k: v for k, v in params.items() if k not in ("output_dir",)},
         "keras_backend": backend,
         "machine": machine_record(),
         "versions": package_versions(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started": started_at,
         "notebook_seconds": {},
     }
-    run_started = time.perf_counter()
+    figures = run_dir / "figures"
+    if publish:  # a published set holds only what this run made
+        _remove(_run_files(run_dir))
+    where = f"executed notebooks, figures ({figures.name}/) and tables -> {run_dir}"
+    print(f"[{name}] {len(notebooks)} notebooks on {backend}, {mode} mode; {where}", flush=True)
+    run_started, wall_started = time.perf_counter(), time.time()
     saved_env = {key: os.environ.get(key) for key in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")}
     os.environ["KERAS_BACKEND"] = backend  # papermill's kernels inherit the environment
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        for notebook in notebooks:
-            source = Path(notebook_dir) / notebook
-            if not source.is_file():
-                raise NotebookRunError(f"{source}: notebook not found")
+        for i, notebook in enumerate(notebooks, 1):
+            source = folder / notebook
             target = run_dir / notebook
             started = time.perf_counter()
-            print(f"[{name}] {notebook} ...", flush=True)
+            print(f"[{name}] ({i}/{len(notebooks)}) {notebook} ...", flush=True)
             try:
                 pm.execute_notebook(
                     str(source),
                     str(target),
                     parameters=params,
                     kernel_name=kernel_name,
-                    cwd=str(notebook_dir),
-                    progress_bar=False,
+                    cwd=str(folder),
+                    progress_bar=progress,
                     log_output=log_output,
+                    kernel_manager_class=_ipc_kernel_manager(),
                 )
             except pm.PapermillExecutionError as exc:
                 first_line = next((line for line in str(exc.source).splitlines() if line.strip()), "")
@@ -209,7 +352,7 @@ def run_notebooks(
                 ) from exc
             seconds = time.perf_counter() - started
             record["notebook_seconds"][notebook] = round(seconds, 1)
-            print(f"[{name}] {notebook} done in {seconds:.1f} s", flush=True)
+            print(f"[{name}] ({i}/{len(notebooks)}) {notebook} done in {seconds:.1f} s -> {target}", flush=True)
     finally:
         for key, value in saved_env.items():
             if value is None:
@@ -217,22 +360,90 @@ def run_notebooks(
             else:
                 os.environ[key] = value
     record["total_seconds"] = round(time.perf_counter() - run_started, 1)
-    produced = run_dir / "figures"
-    if produced.is_dir():
-        dest = (Path(figures_dir) if figures_dir else REPO_ROOT / "figures") / name
-        dest.mkdir(parents=True, exist_ok=True)
-        for png in sorted(produced.glob("*.png")):
-            shutil.copy2(png, dest / png.name)
-        print(f"[{name}] figures copied to {dest}", flush=True)
-    tables = [p for pattern in RESULT_FILES for p in sorted(run_dir.glob(pattern))]
-    if tables:
-        dest = (Path(results_dir) if results_dir else REPO_ROOT / "results") / name
-        dest.mkdir(parents=True, exist_ok=True)
-        for path in tables:
-            shutil.copy2(path, dest / path.name)
-        (dest / "run.json").write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
-        print(f"[{name}] results copied to {dest}", flush=True)
+    made = [p for p in _run_files(run_dir) if p.stat().st_mtime >= wall_started - 1.0]
+    record["files"] = {str(p.relative_to(run_dir)): _sha256(p) for p in made}
+    older = [str(p.relative_to(run_dir)) for p in _run_files(run_dir) if p not in made]
+    if older:
+        record["files_from_earlier_runs"] = older
+    (run_dir / "run.json").write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"[{name}] {len(made)} figures and tables, listed in {run_dir / 'run.json'}", flush=True)
+    if publish:
+        _publish(run_dir, record, Path(figures_dir) if figures_dir else None,
+                 Path(results_dir) if results_dir else None)
     return run_dir
+
+
+def _ipc_kernel_manager():
+    """A kernel manager that talks to its kernel over local IPC sockets: a TCP kernel without
+    encryption prints a warning for every notebook."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
+def _run_files(run_dir: Path) -> list[Path]:
+    """The figures and tables in a run folder (what a run publishes)."""
+    tables = [p for pattern in RESULT_FILES for p in sorted(run_dir.glob(pattern))]
+    return sorted((run_dir / "figures").glob("*.png")) + tables
+
+
+def _remove(paths) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stamp(path: Path, note: str) -> None:
+    """Write into a published file which run made it: a PNG text chunk or a Markdown comment."""
+    if path.suffix == ".png":
+        data = path.read_bytes()
+        end = 8 + 4 + 4 + 13 + 4  # signature, then the IHDR chunk (always first, 13 bytes of data)
+        if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+            raise ValueError(f"{path}: not a PNG file")
+        text = b"Source\x00" + note.encode("latin-1", "replace")
+        chunk = struct.pack(">I", len(text)) + b"tEXt" + text
+        chunk += struct.pack(">I", zlib.crc32(b"tEXt" + text) & 0xFFFFFFFF)
+        path.write_bytes(data[:end] + chunk + data[end:])
+    elif path.suffix == ".md":
+        path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + f"\n\n<!-- {note} -->\n", encoding="utf-8")
+
+
+def _publish(run_dir: Path, record: dict, figures_dir: Path | None, results_dir: Path | None) -> None:
+    """Replace the published figures and tables of the dataset with this run's, as a whole."""
+    name = run_dir.name
+    note = f"made by semgru_keras.run, run {record['run']} ({record['mode']} mode, {record['keras_backend']}); see run.json"
+    if figures_dir is not None:
+        dest = figures_dir / name
+        dest.mkdir(parents=True, exist_ok=True)
+        _remove(dest.glob("*.png"))
+        for png in sorted((run_dir / "figures").glob("*.png")):
+            shutil.copyfile(png, dest / png.name)
+            _stamp(dest / png.name, note)
+        print(f"[{name}] figures published to {dest} (the previous set removed)", flush=True)
+    if results_dir is not None:
+        dest = results_dir / name
+        dest.mkdir(parents=True, exist_ok=True)
+        _remove([p for pattern in (*RESULT_FILES, "run.json") for p in dest.glob(pattern)])
+        published = {}
+        for path in _run_files(run_dir):  # (cleared before the run: all made by it)
+            if path.parent == run_dir:
+                shutil.copyfile(path, dest / path.name)
+                _stamp(dest / path.name, note)
+                published[path.name] = _sha256(dest / path.name)
+        if figures_dir is not None:
+            for png in sorted((figures_dir / name).glob("*.png")):
+                published[f"figures/{png.name}"] = _sha256(png)
+        out = dict(record, published=published)
+        (dest / "run.json").write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
+        print(f"[{name}] tables published to {dest} (the previous set removed)", flush=True)
 
 
 #: Libraries whose versions shape the numbers of a run.
@@ -291,16 +502,31 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--quick", dest="mode", action="store_const", const="quick", help="demo settings (default)")
     speed.add_argument("--full", dest="mode", action="store_const", const="full", help="the paper's: 100 epochs, 10 folds")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                        help="extra notebook parameter, e.g. -p epochs 5 (repeatable)")
+                        help="notebook parameter, e.g. -p epochs 5 (repeatable; seed, epochs, n_folds)")
     parser.add_argument("--notebooks", nargs="+", default=list(NOTEBOOKS), help="subset of notebooks to run, in order")
-    parser.add_argument("--runs-dir", help="where executed notebooks go (default: runs/)")
-    parser.add_argument("--figures-dir", help="where figures are copied (default: figures/)")
-    parser.add_argument("--results-dir", help="where result tables are copied (default: results/)")
+    parser.add_argument("--notebook-dir", help=f"where the notebooks are (default: {NOTEBOOK_DIR})")
+    parser.add_argument("--runs-dir", help="where a run's notebooks, figures and tables go (default: runs/)")
+    parser.add_argument("--publish", action="store_true",
+                        help="then replace figures/<dataset>/ and results/<dataset>/ with this run's set (needs all notebooks)")
+    parser.add_argument("--figures-dir", help="publish figures here (--publish: figures/)")
+    parser.add_argument("--results-dir", help="publish tables here (--publish: results/)")
     parser.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
                         help="KERAS_BACKEND of the notebooks (default: $KERAS_BACKEND, else jax if installed)")
+    parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     args = parser.parse_args(argv)
     datasets = DEMO_DATASETS if args.all_demo else (args.dataset,)
     parameters = {key: _value(value) for key, value in args.parameter}
+    publish = args.publish or bool(args.figures_dir or args.results_dir)
+    if publish and tuple(args.notebooks) != NOTEBOOKS:
+        parser.error("publishing needs a complete run (all notebooks): a partial set would mix with an older one")
+    figures_dir = args.figures_dir or (project_root() / "figures" if args.publish else None)
+    results_dir = args.results_dir or (project_root() / "results" if args.publish else None)
+    try:  # every dataset is checked before the first kernel starts
+        for dataset in datasets:
+            check_run(dataset, args.data_root, parameters, tuple(args.notebooks), args.notebook_dir)
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     for dataset in datasets:
         try:
@@ -310,12 +536,14 @@ def main(argv: list[str] | None = None) -> int:
                 mode=args.mode or "quick",
                 parameters=parameters,
                 runs_dir=args.runs_dir,
-                figures_dir=args.figures_dir,
-                results_dir=args.results_dir,
+                figures_dir=figures_dir,
+                results_dir=results_dir,
                 notebooks=tuple(args.notebooks),
+                notebook_dir=args.notebook_dir,
                 backend=args.backend,
+                progress=not args.no_progress,
             )
-        except NotebookRunError as exc:
+        except (RunError, NotebookRunError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     print(f"all done in {time.perf_counter() - started:.1f} s", flush=True)

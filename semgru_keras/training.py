@@ -13,6 +13,7 @@ defaults to ``learning_rate=0.001, rho=0.95``, which barely moves the weights; w
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 
 import keras
@@ -23,14 +24,17 @@ from .model import without_padding_mask
 
 __all__ = [
     "CropSequence",
+    "EpochProgress",
     "adadelta",
     "check_sequences",
+    "set_random_seed",
     "input_statistics",
     "pad_sequences",
     "train_model",
     "embed",
     "predict_sequences",
     "save_history",
+    "save_model",
     "load_history",
 ]
 
@@ -38,6 +42,62 @@ __all__ = [
 def adadelta(learning_rate: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6) -> keras.optimizers.Optimizer:
     """Adadelta as in Zeiler (2012) and the paper: step 1.0, ρ = 0.9, ε = 1e-6."""
     return keras.optimizers.Adadelta(learning_rate=learning_rate, rho=rho, epsilon=epsilon)
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed Python, NumPy and Keras' global seed generator (and PyTorch on the torch backend).
+
+    What ``keras.utils.set_random_seed`` does, without importing TensorFlow on the JAX and
+    torch backends (Keras imports it whenever it is installed, and its import prints
+    absl/oneDNN/CUDA lines into every notebook). On the TensorFlow backend it is
+    ``keras.utils.set_random_seed`` itself.
+    """
+    if not isinstance(seed, int | np.integer):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = int(seed)
+    if keras.backend.backend() == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    try:  # the two globals keras.utils.set_random_seed resets (keras/src/utils/rng_utils.py)
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils import rng_utils
+
+        names = (rng_utils.GLOBAL_RANDOM_SEED, seed_generator.GLOBAL_SEED_GENERATOR)
+    except (ImportError, AttributeError):  # a Keras whose internals moved: correct, only noisier
+        keras.utils.set_random_seed(seed)
+        return
+    global_state.set_global_attribute(names[0], seed)
+    global_state.set_global_attribute(names[1], None)  # recreated from the seed on first use
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """One ``tqdm`` bar over the epochs of ``fit`` with the latest losses (``tqdm.auto``: a
+    widget in Jupyter, text elsewhere)."""
+
+    def __init__(self, desc: str = "epochs"):
+        super().__init__()
+        self.desc = desc
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.params.get("epochs"), desc=self.desc, unit="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        losses = {k: f"{float(v):.3f}" for k, v in (logs or {}).items() if k.endswith("loss")}
+        self.bar.set_postfix(losses, refresh=False)
+        self.bar.update(1)
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
 
 
 def _name(i: int, ids=None) -> str:
@@ -196,6 +256,7 @@ def train_model(
     ids=None,
     jit_compile: bool | str = "auto",
     optimizer: keras.optimizers.Optimizer | None = None,
+    progress: bool = False,
 ) -> keras.callbacks.History:
     """Train ``model`` with the paper's protocol and return the Keras ``History``.
 
@@ -210,13 +271,14 @@ def train_model(
     on JAX and on TensorFlow with a GPU, and leaves it off for TensorFlow on a CPU, where
     it is slower for this model. ``optimizer`` replaces the paper's
     ``adadelta(learning_rate, rho)`` (for experiments, e.g. another ε).
+    ``progress=True`` shows one bar over the epochs (:class:`EpochProgress`).
 
     Raises ``ValueError`` (naming the song when ``ids`` are given, else its index) for a
     sequence that is shorter than ``crop_length``, not finite or all zero, a target row
     that is not finite, fewer than 2 songs, or targets that leave nothing to learn (all
     rows equal; for the cosine-Gram loss, all rows pointing the same way, e.g. one class).
     """
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     data = CropSequence(sequences, targets, crop_length, batch_size, seed=seed, ids=ids)
     _check_targets(data.targets, cosine=loss is None or isinstance(loss, CosineGramLoss), ids=ids)
     val = None
@@ -224,6 +286,7 @@ def train_model(
         val = CropSequence(*validation, crop_length=crop_length, batch_size=batch_size, seed=seed + 1)
     trainable = without_padding_mask(model)
     trainable.compile(optimizer=optimizer or adadelta(learning_rate, rho), loss=loss or CosineGramLoss(), jit_compile=jit_compile)
+    callbacks = list(callbacks or []) + ([EpochProgress()] if progress else [])
     return trainable.fit(data, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=verbose)
 
 
@@ -264,6 +327,32 @@ def predict_sequences(
 def embed(model: keras.Model, sequences: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
     """Full-length song features ``F`` (n, d) from a trained feature model (Eq. 11)."""
     return predict_sequences(model, sequences, batch_size=batch_size)
+
+
+def save_model(model: keras.Model, path) -> None:
+    """``model.save(path)`` (a ``.keras`` file) without importing TensorFlow on the JAX and torch backends.
+
+    Keras' serialiser asks whether TensorFlow is available (to test for ``tf.TensorShape``
+    objects), which imports TensorFlow whenever it is installed, and that import prints
+    absl/oneDNN/CUDA lines. A model of another backend holds no TensorFlow objects, so for the
+    duration of the save Keras is told that TensorFlow is unavailable, unless it is imported.
+    """
+    import sys
+
+    try:
+        from keras.src.utils.module_utils import tensorflow as lazy_tf
+
+        skip = (keras.backend.backend() != "tensorflow" and "tensorflow" not in sys.modules
+                and lazy_tf._available is None)
+    except (ImportError, AttributeError):  # a Keras whose internals moved: correct, only noisier
+        lazy_tf, skip = None, False
+    if skip:
+        lazy_tf._available = False
+    try:
+        model.save(path)
+    finally:
+        if skip:
+            lazy_tf._available = None
 
 
 def save_history(history: dict, path) -> None:
