@@ -11,7 +11,8 @@ MIRToolbox correspondence (``mirspectrum(..., 'Mel', 'dB')`` with its defaults)
 =========================  =====================================  ==========================
 step                       MIRToolbox                             here (librosa / numpy)
 =========================  =====================================  ==========================
-sample rate                file's own, no resampling              ``sr=None`` keeps it
+sample rate                file's own, no resampling              22,050 Hz for every file
+                                                                  (``sr=None``: file's own)
 channels                   averaged to mono                       ``librosa.load(mono=True)``
 window                     Hamming, 50 ms                         symmetric Hamming, 50 ms
 hop                        25 ms, no centring or padding          25 ms, ``center=False``
@@ -29,7 +30,23 @@ Where librosa's defaults differ (and are therefore overridden here): ``librosa.l
 resamples to 22,050 Hz, ``stft`` centres and pads frames, ``amplitude_to_db`` clips
 80 dB below the peak, and ``feature.delta`` is a Savitzky–Golay slope over 9 frames.
 
-One choice is ours: MIRToolbox frames a clip of ``N`` samples into
+Sample rate: one analysis rate for every file (our choice)
+--------------------------------------------------------
+MIRToolbox analyses a file at its own rate. With a fixed 50 ms window the level of the
+mel spectrogram then depends on that rate: the window holds ``0.05 · sr`` samples, so the
+same audio at 44.1 kHz reads about 6 dB higher than at 22.05 kHz (20·log10 2), and at
+other rates the bin spacing changes too (measured on a 4Q clip: 32 vs 48 kHz, −6.2 dB on
+every band). Data sets that mix rates (the 4Q set: 16, 22.05, 32, 44.1 and 48 kHz) would
+give the network a level cue that is about the file, not the music. Every file is
+therefore resampled (librosa's ``soxr_hq``) to ``FeatureConfig.sr = 22050`` Hz before
+analysis: the 40-band mel bank stops at 6.85 kHz, below the 11.025 kHz Nyquist limit, so
+nothing it sees is lost, and the work halves. At 22.05 kHz the window is 1102 samples and
+the FFT 2048 points: the same 10.8 Hz bin spacing as MIRToolbox's 4096 points at
+44.1 kHz, so a 44.1 kHz file gives MIRToolbox's spectrum shifted by a constant −6.0 dB,
+which the per-dimension standardisation of the network's input removes.
+``FeatureConfig(sr=None)`` restores MIRToolbox's file-rate analysis exactly.
+
+One more choice is ours: MIRToolbox frames a clip of ``N`` samples into
 ``1 + (N − win) // hop`` frames, which gives 599 vectors for 30 s at 44.1 kHz; the
 paper counts 600. ``FeatureConfig.pad_end=True`` (the default) zero-pads the last
 partial window so a clip of ``T`` seconds gives ``T / 25 ms`` frames, the paper's
@@ -50,6 +67,7 @@ __all__ = [
     "AudioError",
     "FeatureConfig",
     "load_audio",
+    "to_analysis_rate",
     "log_mel_spectrogram",
     "stack_frames",
     "mel_sequence",
@@ -73,7 +91,9 @@ class FeatureConfig:
     Parameters
     ----------
     sr : int or None
-        Sample rate to load audio at; ``None`` keeps the file's own rate (MIRToolbox).
+        Analysis rate: every signal is resampled to it first (default 22,050 Hz, so the
+        features do not depend on a file's rate; see the module docstring). ``None``
+        keeps the file's own rate, as MIRToolbox does.
     n_mels : int
         Number of mel bands (40).
     frame_seconds, hop_seconds : float
@@ -95,7 +115,7 @@ class FeatureConfig:
         the module docstring).
     """
 
-    sr: int | None = None
+    sr: int | None = 22050
     n_mels: int = 40
     frame_seconds: float = 0.050
     hop_seconds: float = 0.025
@@ -157,8 +177,21 @@ def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarr
     return y, int(rate)
 
 
+def to_analysis_rate(y: np.ndarray, sr: int, config: FeatureConfig | None = None) -> tuple[np.ndarray, int]:
+    """Resample ``y`` to the analysis rate ``config.sr`` (unchanged when it already is, or ``sr=None``)."""
+    config = config or FeatureConfig()
+    if config.sr is None or int(sr) == int(config.sr):
+        return y, int(sr)
+    import librosa
+
+    return librosa.resample(y, orig_sr=int(sr), target_sr=int(config.sr), res_type="soxr_hq"), int(config.sr)
+
+
 def log_mel_spectrogram(y: np.ndarray, sr: int, config: FeatureConfig | None = None) -> np.ndarray:
-    """MIRToolbox-style log mel spectrogram, shape ``(n_frames, n_mels)``, in dB."""
+    """MIRToolbox-style log mel spectrogram, shape ``(n_frames, n_mels)``, in dB.
+
+    The signal is first resampled to the analysis rate ``config.sr`` (see the module docstring).
+    """
     import librosa
     import scipy.signal
 
@@ -166,6 +199,7 @@ def log_mel_spectrogram(y: np.ndarray, sr: int, config: FeatureConfig | None = N
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise AudioError(f"expected a mono signal (1-D array), got shape {y.shape}")
+    y, sr = to_analysis_rate(y, sr, config)
     win, hop, n_fft = config.frame_samples(sr)
     if config.pad_end:
         n_frames = len(y) // hop

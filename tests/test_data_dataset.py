@@ -47,7 +47,7 @@ def test_dataset_validates_its_fields():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown data set 'gems'.*synthetic-gems, synthetic-quadrants, emotify, quadrants"):
+    with pytest.raises(ValueError, match=r"unknown data set 'gems'.*synthetic-gems, synthetic-quadrants, emotify, 4q, quadrants"):
         load_dataset("gems")
 
 

@@ -22,7 +22,7 @@ def _z(frame):
 
 
 def test_names():
-    assert DATASETS == ("synthetic-gems", "synthetic-quadrants", "emotify", "quadrants")
+    assert DATASETS == ("synthetic-gems", "synthetic-quadrants", "emotify", "4q", "quadrants")
 
 
 def test_deterministic_per_seed():

@@ -28,7 +28,7 @@ def test_mirtoolbox_framing_without_end_padding(rng):
     sr = 44100
     y = rng.standard_normal(30 * sr).astype("float32")
     # 1 + (N - win) // hop = 1199 frames -> 599 pairs
-    assert mel_sequence(y, sr, FeatureConfig(pad_end=False)).shape == (599, 160)
+    assert mel_sequence(y, sr, FeatureConfig(sr=None, pad_end=False)).shape == (599, 160)
 
 
 def test_frame_sizes_follow_mirtoolbox():
@@ -94,3 +94,55 @@ def test_file_sequence_reads_stereo_at_native_rate(tmp_path, rng):
     assert rate == sr and y.ndim == 1
     np.testing.assert_allclose(y, stereo.mean(axis=1), atol=1e-4)
     assert file_sequence(path).shape == (60, 160)
+
+
+def _band_limited(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
+    """Music-like test signal below 6 kHz: a few harmonic tones with vibrato plus low-passed noise."""
+    import scipy.signal
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    y = np.zeros_like(t)
+    for f0 in (110.0, 220.0, 330.0, 587.0):
+        for h in range(1, 8):
+            if f0 * h < 5500:
+                y += np.sin(2 * np.pi * f0 * h * t + 3 * np.sin(2 * np.pi * 5 * t) + rng.uniform(0, 6)) / h
+    sos = scipy.signal.butter(8, 5500, fs=sr, output="sos")
+    y += 0.5 * scipy.signal.sosfiltfilt(sos, rng.standard_normal(len(t)))
+    return (0.1 * y / np.abs(y).max()).astype("float32")
+
+
+def test_features_do_not_depend_on_the_files_sample_rate(tmp_path):
+    """Issue 10: the same signal at 16, 22.05, 32, 44.1 and 48 kHz gives features within 0.5 dB on average."""
+    import librosa
+
+    master_sr = 48000
+    y48 = _band_limited(6.0, master_sr)
+    seqs = {}
+    for sr in (16000, 22050, 32000, 44100, 48000):
+        y = y48 if sr == master_sr else librosa.resample(y48, orig_sr=master_sr, target_sr=sr, res_type="soxr_vhq")
+        path = tmp_path / f"clip_{sr}.wav"
+        sf.write(path, y, sr, subtype="FLOAT")
+        seqs[sr] = file_sequence(path)
+        np.testing.assert_allclose(mel_sequence(y, sr), seqs[sr], atol=1e-3)  # same path as from memory
+    n = min(len(s) for s in seqs.values())
+    ref = seqs[22050][:n, :80]  # the log-mel half (the deltas are differences of it)
+    for sr, seq in seqs.items():
+        diff = np.abs(seq[:n, :80] - ref)
+        assert diff.mean() < 0.5, f"{sr} Hz: mean |difference| {diff.mean():.2f} dB from 22.05 kHz"
+
+
+def test_file_rate_analysis_is_rate_dependent_as_in_mirtoolbox():
+    """With ``sr=None`` (MIRToolbox) the level moves with the rate: the reason for the default."""
+    import librosa
+
+    y48 = _band_limited(4.0, 48000)
+    y24 = librosa.resample(y48, orig_sr=48000, target_sr=24000, res_type="soxr_vhq")
+    mirtoolbox = FeatureConfig(sr=None)
+    a = log_mel_spectrogram(y48, 48000, mirtoolbox)
+    b = log_mel_spectrogram(y24, 24000, mirtoolbox)
+    n = min(len(a), len(b))
+    assert np.mean(a[:n] - b[:n]) == pytest.approx(20 * np.log10(2), abs=0.5)  # twice the window samples
+    a, b = log_mel_spectrogram(y48, 48000), log_mel_spectrogram(y24, 24000)
+    n = min(len(a), len(b))
+    assert abs(np.mean(a[:n] - b[:n])) < 0.5

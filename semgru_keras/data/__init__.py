@@ -8,6 +8,7 @@ annotation matrix, targets, groups for grouped cross-validation) for
 * ``"synthetic-quadrants"`` — seeded synthetic clips in the four valence–arousal quadrants;
 * ``"emotify"`` — the real Emotify set in its published layout (``root=`` or
   ``$SEMGRU_EMOTIFY_ROOT``);
+* ``"4q"`` — the 4Q set of Panda et al. as distributed (``Q1/ … Q4/`` + metadata CSV);
 * ``"quadrants"`` — your own quadrant-labelled audio: class folders or a ``path,label`` CSV;
 * or a path, whose layout is detected.
 

@@ -18,7 +18,7 @@ from .cache import CachedResults, ClipSource, FileSource, cached_map
 __all__ = ["DATASETS", "Dataset", "load_dataset", "emotify_root_from_env"]
 
 #: The data set names :func:`load_dataset` knows (a path is accepted too).
-DATASETS: tuple[str, ...] = ("synthetic-gems", "synthetic-quadrants", "emotify", "quadrants")
+DATASETS: tuple[str, ...] = ("synthetic-gems", "synthetic-quadrants", "emotify", "4q", "quadrants")
 
 TASKS = ("regression", "classification")
 
@@ -36,7 +36,7 @@ class Dataset:
     Parameters
     ----------
     name : str
-        ``"synthetic-gems"``, ``"synthetic-quadrants"``, ``"emotify"`` or ``"quadrants"``.
+        ``"synthetic-gems"``, ``"synthetic-quadrants"``, ``"emotify"``, ``"4q"`` or ``"quadrants"``.
     ids : array of str (n,)
         Song ids (Emotify: track id; quadrants: path relative to the root, no extension).
     annotations : float32 array (n, k)
@@ -411,7 +411,8 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
         quadrant data.
     root : path, optional
         Where real data live. ``"emotify"``: the folder with ``data.csv`` (default
-        ``$SEMGRU_EMOTIFY_ROOT``); ``"quadrants"``: a folder of class folders or a CSV
+        ``$SEMGRU_EMOTIFY_ROOT``); ``"4q"``: the folder with the 4Q metadata CSV and
+        ``Q1/ … Q4/``; ``"quadrants"``: a folder of class folders or a CSV
         ``path,label[,artist]``. Synthetic sets take no root.
     **options
         Passed to the loader:
@@ -422,8 +423,8 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
         * ``synthetic-quadrants``: ``n_songs=200, duration=12.0, sr=22050, seed=0,
           noise=0.4, songs_per_artist=4, n_keys=3, balanced=True``
           (:func:`~semgru_keras.data.synthetic.make_synthetic_quadrants`);
-        * ``emotify`` and ``quadrants``: ``on_missing="raise"`` or ``"skip"`` (songs whose
-          audio file is missing).
+        * ``emotify``, ``4q`` and ``quadrants``: ``on_missing="raise"`` or ``"skip"`` (songs
+          whose audio file is missing).
 
     Returns
     -------
@@ -435,7 +436,7 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
     >>> len(ds), ds.task, ds.annotations.shape
     (8, 'regression', (8, 9))
     """
-    from . import emotify, quadrants, synthetic
+    from . import emotify, fourq, quadrants, synthetic
 
     name = str(name_or_path)
     if name in ("synthetic-gems", "synthetic-quadrants"):
@@ -443,13 +444,17 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
             raise ValueError(f"{name} is synthesised by the package and takes no root (got root={str(root)!r})")
         maker = synthetic.make_synthetic_gems if name == "synthetic-gems" else synthetic.make_synthetic_quadrants
         return _synthetic(name, maker, options)
-    if name in ("emotify", "quadrants"):
+    if name in ("emotify", "4q", "quadrants"):
         if root is None:
             root = emotify_root_from_env() if name == "emotify" else None
             if root is None:
-                hint = "or set $SEMGRU_EMOTIFY_ROOT" if name == "emotify" else "(a folder of class folders or a CSV path,label)"
+                hint = {
+                    "emotify": "or set $SEMGRU_EMOTIFY_ROOT",
+                    "4q": f"(the folder with {fourq.FOURQ_METADATA} and Q1/ … Q4/)",
+                    "quadrants": "(a folder of class folders or a CSV path,label)",
+                }[name]
                 raise ValueError(f"{name}: pass root=<path to the data> {hint}")
-        loader = emotify.load_emotify if name == "emotify" else quadrants.load_quadrants
+        loader = {"emotify": emotify.load_emotify, "4q": fourq.load_4q, "quadrants": quadrants.load_quadrants}[name]
         fields = _call(functools.partial(loader, root), name, options)
         return Dataset(**fields, options=dict(options))
 
@@ -460,9 +465,12 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
         raise ValueError(f"{path}: give either a path as the name or root=, not both")
     if path.is_dir() and emotify.is_emotify_root(path):
         return load_dataset("emotify", root=path, **options)
+    if fourq.is_4q_root(path):
+        return load_dataset("4q", root=path, **options)
     if quadrants.is_quadrant_root(path):
         return load_dataset("quadrants", root=path, **options)
     raise ValueError(
-        f"{path}: not a recognised data layout: expected an Emotify folder (data.csv + emotifymusic/), "
+        f"{path}: not a recognised data layout: expected an Emotify folder (data.csv + emotifymusic/), a 4Q folder "
+        f"({fourq.FOURQ_METADATA} + Q1/ … Q4/), "
         f"a folder of class folders (happy/angry/sad/relaxed or Q1–Q4) or a CSV file path,label"
     )

@@ -1,0 +1,197 @@
+"""The 4Q audio emotion data set (Panda, Malheiro & Paiva 2018), read as its authors distribute it.
+
+900 clips of about 30 s, 225 in each of Russell's valence–arousal quadrants — the same
+four classes as the paper's Last.fm set (Table II), whose audio was never published:
+
+=====  ===============  ====================
+folder class            (valence, arousal)
+=====  ===============  ====================
+Q1     happy            (1, 1)
+Q2     angry            (−1, 1)
+Q3     sad              (−1, −1)
+Q4     relaxed          (1, −1)
+=====  ===============  ====================
+
+Layout (as distributed; the audio may be any format soundfile/librosa read)::
+
+    root/panda_dataset_taffc_metadata.csv    Song, Artist, Title, Quadrant, PQuad, ...
+    root/Q1/<Song>.mp3  …  root/Q4/<Song>.mp3
+
+Song ids are the CSV's ``Song`` column (``MT0000004637``); groups are artists, so
+cross-validation keeps an artist's clips in one fold (130 artists have several clips and
+28 appear in more than one quadrant). The loader checks the folders against the CSV
+before anything is computed and names the file and CSV line that break a rule: a clip
+with no CSV row, a CSV row with no clip, a clip in two folders, a quadrant in the CSV that
+disagrees with the clip's folder, a duplicated song id. A blank artist cell makes that
+song a group of its own (with a warning listing them), never one shared "blank" artist.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .quadrants import AUDIO_EXTENSIONS, QUADRANT_CLASSES, canonical_class
+
+__all__ = ["FOURQ_METADATA", "FOURQ_FOLDERS", "is_4q_root", "load_4q"]
+
+#: The authors' metadata file (one row per song, with the artist).
+FOURQ_METADATA = "panda_dataset_taffc_metadata.csv"
+
+#: The quadrant folders, Q1–Q4 (happy, angry, sad, relaxed).
+FOURQ_FOLDERS: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
+
+
+def is_4q_root(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folder holding the 4Q metadata CSV."""
+    path = Path(path)
+    return path.is_dir() and (path / FOURQ_METADATA).is_file()
+
+
+def _read_metadata(csv_path: Path):
+    import pandas as pd
+
+    if not csv_path.is_file():
+        raise FileNotFoundError(
+            f"{csv_path}: the 4Q metadata file is missing (the authors' distribution has {FOURQ_METADATA} "
+            f"beside the folders Q1–Q4)"
+        )
+    try:
+        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except Exception as exc:
+        raise ValueError(f"{csv_path}: cannot parse as CSV ({type(exc).__name__}: {exc})") from exc
+    missing = [c for c in ("Song", "Artist", "Quadrant") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{csv_path}: missing columns {missing} (found {list(frame.columns)[:8]} …)")
+    if frame.empty:
+        raise ValueError(f"{csv_path}: no rows")
+    frame["Song"] = frame["Song"].str.strip()
+    frame["line"] = np.arange(2, len(frame) + 2)  # the header is line 1
+    blank = frame.index[frame["Song"] == ""]
+    if len(blank):
+        raise ValueError(f"{csv_path}, line {frame.loc[blank[0], 'line']}: empty Song id")
+    dup = frame["Song"].duplicated(keep=False)
+    if dup.any():
+        first = frame[dup].iloc[0]
+        lines = frame.loc[frame["Song"] == first["Song"], "line"].tolist()
+        raise ValueError(f"{csv_path}, lines {lines}: song {first['Song']} is listed more than once")
+    return frame
+
+
+def _clips(root: Path) -> dict[str, tuple[str, Path]]:
+    """Song id → (folder, file) for every audio file in Q1–Q4; a song in two places is an error."""
+    found: dict[str, tuple[str, Path]] = {}
+    folders = [root / q for q in FOURQ_FOLDERS if (root / q).is_dir()]
+    if not folders:
+        raise FileNotFoundError(f"{root}: none of the quadrant folders {', '.join(FOURQ_FOLDERS)} exist")
+    for folder in folders:
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            song = path.stem
+            if song in found:
+                raise ValueError(
+                    f"song {song}: two audio files, {found[song][1]} and {path}; each song must appear once"
+                )
+            found[song] = (folder.name, path)
+    return found
+
+
+def load_4q(root: str | os.PathLike, on_missing: str = "raise") -> dict:
+    """Read the 4Q set into the fields of a :class:`~semgru_keras.data.Dataset`.
+
+    Parameters
+    ----------
+    root : path
+        The folder with ``panda_dataset_taffc_metadata.csv`` and ``Q1/ … Q4/``.
+    on_missing : {"raise", "skip"}
+        For CSV rows whose clip is absent from every quadrant folder: raise naming the
+        song and line, or leave them out with a warning listing them. A clip that the CSV
+        does not list, or whose folder disagrees with the CSV's quadrant, is always an error.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :class:`~semgru_keras.data.Dataset` (``name="4q"``): ids are
+        song ids, groups are artists, annotations the (valence, arousal) quadrant corners,
+        metadata the CSV's ``Artist``, ``Title``, ``PQuad`` and the file path.
+    """
+    from ..embedder import QUADRANT_CORNERS
+
+    if on_missing not in ("raise", "skip"):
+        raise ValueError(f"on_missing must be 'raise' or 'skip', got {on_missing!r}")
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: 4Q data folder not found")
+    csv_path = root / FOURQ_METADATA
+    frame = _read_metadata(csv_path)
+    clips = _clips(root)
+
+    listed = set(frame["Song"])
+    unlisted = sorted(set(clips) - listed)
+    if unlisted:
+        where = ", ".join(str(clips[s][1]) for s in unlisted[:5])
+        raise ValueError(
+            f"{where}: {len(unlisted)} audio file(s) with no row in {csv_path} (song ids {unlisted[:5]}); "
+            f"every clip must be listed"
+        )
+    labels = []
+    for song, quadrant, line in zip(frame["Song"], frame["Quadrant"], frame["line"]):
+        label = canonical_class(quadrant, where=f"{csv_path}, line {line} (song {song})")
+        labels.append(label)
+        if song in clips:
+            folder_label = canonical_class(clips[song][0])
+            if folder_label != label:
+                raise ValueError(
+                    f"{clips[song][1]}: song {song} lies in folder {clips[song][0]} ({folder_label}) but "
+                    f"{csv_path}, line {line} says {quadrant} ({label})"
+                )
+    frame["label"] = labels
+    absent = ~frame["Song"].isin(list(clips))
+    if absent.any():
+        rows = frame[absent]
+        listing = ", ".join(f"{s} (line {n}, {q})" for s, n, q in zip(rows["Song"], rows["line"], rows["Quadrant"]))
+        message = f"{csv_path}: {len(rows)} listed song(s) have no audio file in {root}/Q1–Q4: {listing[:400]}"
+        if on_missing == "raise":
+            raise FileNotFoundError(message)
+        warnings.warn(message + "; skipped", stacklevel=3)
+        frame = frame[~absent].reset_index(drop=True)
+        if frame.empty:
+            raise FileNotFoundError(f"{root}: none of the songs in {csv_path} has an audio file")
+
+    artists = frame["Artist"].str.strip()
+    blank = artists == ""
+    if blank.any():
+        warnings.warn(
+            f"{csv_path}: {int(blank.sum())} song(s) with a blank Artist, each made a group of its own: "
+            f"{', '.join(frame.loc[blank, 'Song'].tolist()[:10])}",
+            stacklevel=3,
+        )
+        artists = artists.where(~blank, "song:" + frame["Song"])
+    paths = [clips[s][1] for s in frame["Song"]]
+    import pandas as pd
+
+    meta = pd.DataFrame({
+        "artist": artists.to_numpy(),
+        "title": frame["Title"].to_numpy() if "Title" in frame.columns else "",
+        "quadrant": frame["Quadrant"].str.strip().str.upper().to_numpy(),
+        "pquad": pd.to_numeric(frame["PQuad"], errors="coerce").to_numpy() if "PQuad" in frame.columns else np.nan,
+        "path": [str(p) for p in paths],
+    })
+    present = [c for c in QUADRANT_CLASSES if c in set(frame["label"])]
+    return dict(
+        name="4q",
+        ids=frame["Song"].to_numpy(),
+        annotations=np.array([QUADRANT_CORNERS[c] for c in frame["label"]], dtype=np.float32),
+        target_names=["valence", "arousal"],
+        task="classification",
+        labels=frame["label"].to_numpy(),
+        classes=present,
+        groups=artists.to_numpy(),
+        paths=paths,
+        metadata=meta,
+        root=root,
+    )
