@@ -10,6 +10,7 @@ Neural Networks", INISTA 2017. Modules, in the order of the paper and the notebo
 - :mod:`semgru_keras.embedder` — ``SemanticEmbedder``, a scikit-learn transformer
 - :mod:`semgru_keras.data` — built-in synthetic sets, Emotify, 4-quadrant folders, feature cache
 - :mod:`semgru_keras.evaluation` — the paper's 10-fold protocol, baselines, Tables I/II
+- :mod:`semgru_keras.pretrained` — the shipped model: ``load_pretrained().predict(paths)``
 """
 
 import os as _os
@@ -23,6 +24,7 @@ from .features import AudioError, FeatureConfig, file_sequence, load_audio, mel_
 from .losses import CosineGramLoss  # noqa: E402
 from .model import build_feature_model, build_standard_gru  # noqa: E402
 from .training import CropSequence, embed, train_model  # noqa: E402
+from .pretrained import load_pretrained  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -40,6 +42,7 @@ __all__ = [
     "embed",
     "file_sequence",
     "load_audio",
+    "load_pretrained",
     "mel_sequence",
     "train_model",
 ]

@@ -7,7 +7,7 @@
     python -m semgru_keras.run --all-demo                             # what `make demo` runs
     python -m semgru_keras.run --dataset synthetic-quadrants -p epochs 5 -p seed 1
 
-Notebooks ``01``–``05`` run in order; executed copies go to ``runs/<dataset>/`` (git-ignored),
+Notebooks ``01``–``06`` run in order; executed copies go to ``runs/<dataset>/`` (git-ignored),
 the figures they save are copied to ``figures/<dataset>/`` and the result tables
 (``results.json``, ``comparison``/``summary`` ``.csv``/``.md``) to ``results/<dataset>/``, with
 ``run.json`` recording the command, Keras backend, machine and wall time of every notebook.
@@ -47,6 +47,7 @@ NOTEBOOKS = (
     "03_loss.ipynb",
     "04_training.ipynb",
     "05_evaluation.ipynb",
+    "06_your_music.ipynb",
 )
 DEMO_DATASETS = ("synthetic-gems", "synthetic-quadrants")
 
