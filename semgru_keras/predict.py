@@ -22,8 +22,9 @@ import io
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from .pretrained import MODEL_DIR, Pretrained, SongPrediction, expand_paths, load_pretrained
+from .pretrained import AUDIO_SUFFIXES, MODEL_DIR, Pretrained, SongPrediction, expand_paths, load_pretrained
 
 __all__ = ["to_rows", "format_table", "format_csv", "format_json", "main"]
 
@@ -120,9 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
+    empty = [p for p in args.paths if Path(p).is_dir() and not expand_paths([p])]
+    for folder in empty:
+        print(f"error: {folder}: folder holds no audio files ({', '.join(AUDIO_SUFFIXES)})", file=sys.stderr)
     files = expand_paths(args.paths)
     if not files:
-        print(f"error: no audio files found in {', '.join(args.paths)}", file=sys.stderr)
         return 1
     model = load_pretrained(args.model)
     predictions = model.predict(files, on_error="keep", progress=len(files) > 1 and not args.no_progress,
@@ -139,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(format_table(predictions, model, args.similar))
     if failed:
         print(f"{len(failed)} of {len(predictions)} files could not be read", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed or empty else 0
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from .data import DATASETS, Dataset, load_dataset
 from .embedder import SemanticEmbedder
 from .evaluation import EvaluationConfig, _splitter, _svm_search, _use_groups, class_vectors_for
 from .features import FeatureConfig
-from .pretrained import MODEL_DIR, Pretrained, RBFClassifier, RBFRegressor, TrainingSongs
+from .pretrained import MODEL_DIR, QUADRANT_ORDER, Pretrained, RBFClassifier, RBFRegressor, TrainingSongs
 
 __all__ = ["RECIPE", "build_pretrained", "train_gems", "train_quadrants", "read_cv_scores", "write_model_card", "main"]
 
@@ -365,7 +365,9 @@ def write_model_card(folder: str | os.PathLike, info: dict) -> Path:
         f"{max(m['mean'] for m in info['gems_spread'].values()):.2f}). The SVR outputs are clipped to [0, 1].",
     ]
     if "quadrant" in training:
-        lines.append(f"* **the valence–arousal quadrant** ({', '.join(info.get('classes', []))}) by an SVM vote, with "
+        classes = info.get("classes", [])
+        classes = [c for c in QUADRANT_ORDER if c in classes] + [c for c in classes if c not in QUADRANT_ORDER]
+        lines.append(f"* **the valence–arousal quadrant** ({', '.join(classes)}) by an SVM vote, with "
                      "one-vs-rest Platt-calibrated probabilities (in borderline cases the most probable quadrant can "
                      "differ from the vote);")
     lines += [
@@ -407,7 +409,10 @@ def write_model_card(folder: str | os.PathLike, info: dict) -> Path:
         q = info["heads"]["quadrant"]
         lines.append(f"* quadrant: annotations are the valence–arousal corners (Section V-A); an RBF SVM, C and γ by "
                      f"{recipe['inner_folds']}-fold inner grid search (accuracy) over {recipe['svc_grid']}; chosen "
-                     f"C={q['C']}, γ={q['gamma']}; Platt scaling on decision values of the same inner folds.")
+                     f"C={q['C']}, γ={q['gamma']}; Platt scaling on decision values of the same inner folds. "
+                     f"Caveat: those inner folds use features of a GRU trained on all songs, the held-out fold "
+                     f"included (inner accuracy {q['inner_accuracy']:.2f}, far above what unseen songs get), so the "
+                     "probabilities are overconfident for new music: read them as a ranking of the quadrants.")
     lines += [
         "",
         f"Built {info.get('built')} with Keras backend `{info.get('keras_backend')}`, versions "
@@ -422,7 +427,9 @@ def write_model_card(folder: str | os.PathLike, info: dict) -> Path:
         "## Cross-validated scores of this recipe",
         "",
         "The shipped model itself has no held-out songs left; these are the scores of the same recipe under the "
-        "protocol's 10-fold cross-validation (each song predicted by a model that never saw it):",
+        "protocol's 10-fold cross-validation (each song predicted by a model that never saw it). They come from the "
+        "run named, not from this build: if the package's features or recipe changed between that run and "
+        f"{info.get('built')}, re-measure and rewrite this card (`python -m semgru_keras.pretrain --card-only`).",
         "",
         f"* GEMS — {_score_line(scores.get('gems'), training['gems'])}",
     ]
@@ -451,6 +458,24 @@ def _load(value: str, kind: str, synthetic_songs: int | None, synthetic_seconds:
         return load_dataset("emotify", root=value), "emotify"
     name = "4q" if "4q" in DATASETS else "quadrants"  # the dedicated 4Q loader reads artists and titles
     return load_dataset(name, root=value), "4q"
+
+
+#: Options that change where things are read or written, not the model: left out of the recorded command.
+_NOT_RECORDED = {"--out": 1, "--results-dir": 1, "--cache-dir": 1, "--n-jobs": 1, "--no-progress": 0}
+
+
+def _recorded_command(argv: Sequence[str]) -> str:
+    kept, skip = [], 0
+    for arg in argv:
+        if skip:
+            skip -= 1
+            continue
+        name = arg.split("=", 1)[0]
+        if name in _NOT_RECORDED:
+            skip = _NOT_RECORDED[name] if "=" not in arg else 0
+            continue
+        kept.append(arg)
+    return " ".join(["python -m semgru_keras.pretrain", *kept])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -503,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     quadrants, quad_source = (None, "4q")
     if args.fourq:
         quadrants, quad_source = _load(args.fourq, "quadrant", args.synthetic_songs, args.synthetic_seconds)
-    command = " ".join(["python -m semgru_keras.pretrain", *(argv if argv is not None else sys.argv[1:])])
+    command = _recorded_command(argv if argv is not None else sys.argv[1:])
     model = build_pretrained(gems, quadrants, config=config, cache_dir=args.cache_dir, n_jobs=args.n_jobs,
                              progress=not args.no_progress, results_dir=args.results_dir,
                              sources=(gems_source, quad_source), command=command)

@@ -143,6 +143,12 @@ def test_a_folder_is_searched_for_audio_files(run, songs):
     assert [s["source"] for s in json.loads(out)["songs"]] == [str(songs["album"] / "track.wav")]
 
 
+def test_a_folder_without_audio_is_an_error(run, songs, tmp_path):
+    code, out, err = run(tmp_path, songs["wavs"][0], "--format", "json")
+    assert code == 1 and f"error: {tmp_path}: folder holds no audio files" in err
+    assert len(json.loads(out)["songs"]) == 1
+
+
 def test_python_api_raises_naming_the_file_or_keeps_going(model, songs):
     with pytest.raises(AudioError, match="notes.txt"):
         model.predict([songs["wavs"][0], songs["text"]])
