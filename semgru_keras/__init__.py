@@ -18,6 +18,7 @@ Neural Networks", INISTA 2017. Modules, bottom layer first (each imports only fr
 - :mod:`~semgru_keras.report`, :mod:`~semgru_keras.plots` — tables and figures (matplotlib lives here)
 - :mod:`~semgru_keras.evaluation` — ``evaluate()``: protocol → results → report in one call
 - :mod:`~semgru_keras.run` — the papermill runner (``python -m semgru_keras.run``)
+- :mod:`~semgru_keras.pretrained` — the shipped model: ``load_pretrained().predict(paths)``
 """
 
 import os as _os
@@ -38,9 +39,10 @@ _LAZY = {
     "CosineGramLoss": "losses",
     "build_feature_model": "model", "build_standard_gru": "model",
     "CropSequence": "training", "embed": "training", "train_model": "training",
+    "load_pretrained": "pretrained",
 }
 _SUBMODULES = ("backends", "baselines", "embedder", "evaluation", "features", "handcrafted", "losses", "metrics",
-               "model", "parallel", "plots", "protocol", "report", "results", "run", "training", "vocabulary")
+               "model", "parallel", "plots", "pretrained", "protocol", "report", "results", "run", "training", "vocabulary")
 
 
 def __getattr__(name):
@@ -78,6 +80,7 @@ __all__ = [
     "embed",
     "file_sequence",
     "load_audio",
+    "load_pretrained",
     "mel_sequence",
     "train_model",
 ]

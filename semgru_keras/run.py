@@ -7,7 +7,7 @@
     python -m semgru_keras.run --all-demo                             # what `make demo` runs
     python -m semgru_keras.run --dataset synthetic-quadrants -p epochs 5 -p seed 1
 
-Notebooks ``01``–``05`` run in order. Everything a run makes stays under ``runs/<dataset>/``
+Notebooks ``01``–``06`` run in order. Everything a run makes stays under ``runs/<dataset>/``
 (git-ignored): the executed notebooks, their figures (``figures/``), the result tables
 (``results.json``, ``comparison``/``summary`` ``.csv``/``.md``) and ``run.json``, which records
 the command, Keras backend, machine, wall time of every notebook and a SHA-256 of every file
@@ -60,6 +60,7 @@ NOTEBOOKS = (
     "03_loss.ipynb",
     "04_training.ipynb",
     "05_evaluation.ipynb",
+    "06_your_music.ipynb",
 )
 DEMO_DATASETS = ("synthetic-gems", "synthetic-quadrants")
 SYNTHETIC = DEMO_DATASETS
