@@ -21,9 +21,12 @@ checked; an unknown parameter is an error that lists the known ones. The first f
 notebook stops the run with the notebook and cell named.
 
 Backend: the notebooks take it as a parameter (``backend``, default ``"jax"``) and set
-``KERAS_BACKEND`` before Keras is imported. The runner passes ``--backend``, else
-``$KERAS_BACKEND``, else JAX where it is installed, the fastest backend for the paper's model
-on a CPU (``benchmarks/``).
+``KERAS_BACKEND`` before Keras is imported. The runner passes ``--backend``, else the choice of
+:func:`semgru_keras.backends.choose_backend` (``$KERAS_BACKEND``; else a backend that can use a
+visible NVIDIA GPU; else JAX, the fastest for the paper's model on a CPU, see ``benchmarks/``)
+and prints the reason. ``-j N`` runs the outer folds in N worker processes (notebook parameter
+``n_jobs``); the numbers are those of a sequential run. ``run.json`` gives the wall time of
+every notebook and of every protocol stage (``stage_seconds``).
 
 Installed (``pip install .``), the runner reads the notebooks shipped inside the package
 (``semgru_keras/notebooks``) unless ``--notebook-dir`` says otherwise, and writes under
@@ -36,7 +39,6 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
-import importlib.util
 import json
 import os
 import platform
@@ -48,6 +50,8 @@ import time
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from .backends import choose_backend, default_backend
 
 __all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "RunError", "NotebookRunError", "settings",
            "run_notebooks", "default_backend", "notebook_dir", "notebook_parameters", "check_run",
@@ -94,13 +98,6 @@ def notebook_dir() -> Path:
 
 
 NOTEBOOK_DIR = notebook_dir()
-
-
-def default_backend() -> str:
-    """``$KERAS_BACKEND`` if set, else ``"jax"`` where JAX is installed, else ``"tensorflow"``."""
-    if os.environ.get("KERAS_BACKEND"):
-        return os.environ["KERAS_BACKEND"]
-    return "jax" if importlib.util.find_spec("jax") is not None else "tensorflow"
 
 
 class RunError(ValueError):
@@ -199,6 +196,7 @@ def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=N
     """
     from .data import DATASETS
     from .data.emotify import is_emotify_root
+    from .data.fourq import is_4q_root
     from .data.quadrants import is_quadrant_root
 
     folder = Path(notebook_dir) if notebook_dir else NOTEBOOK_DIR
@@ -214,7 +212,7 @@ def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=N
     if name in SYNTHETIC:
         if root is not None:
             raise RunError(f"{name} is synthesised by the package and takes no --data-root (got {data_root!r})")
-    elif name in ("emotify", "quadrants"):
+    elif name in ("emotify", "4q", "quadrants"):
         if root is None and name == "emotify" and os.environ.get("SEMGRU_EMOTIFY_ROOT"):
             root = Path(os.environ["SEMGRU_EMOTIFY_ROOT"]).expanduser()
         if root is None:
@@ -222,10 +220,11 @@ def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=N
                            + (" (or $SEMGRU_EMOTIFY_ROOT)" if name == "emotify" else ""))
         if not root.exists():
             raise RunError(f"--data-root {root}: no such file or folder")
-        ok = is_emotify_root(root) if name == "emotify" else is_quadrant_root(root)
+        ok = {"emotify": is_emotify_root, "4q": is_4q_root, "quadrants": is_quadrant_root}[name](root)
         if not ok:
-            layout = ("a folder with data.csv and emotifymusic/" if name == "emotify"
-                      else "a folder of class folders (happy/angry/sad/relaxed or Q1-Q4) or a CSV path,label")
+            layout = {"emotify": "a folder with data.csv and emotifymusic/",
+                      "4q": "the 4Q distribution: Q1/ ... Q4/ and panda_dataset_taffc_metadata.csv",
+                      "quadrants": "a folder of class folders (happy/angry/sad/relaxed or Q1-Q4) or a CSV path,label"}[name]
             raise RunError(f"--data-root {root}: not a {name} folder: expected {layout}")
     else:
         path = Path(name).expanduser()
@@ -233,7 +232,7 @@ def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=N
             raise RunError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)} or an existing path")
         if root is not None:
             raise RunError(f"--dataset {name} is a path: give either a path or --data-root, not both")
-        if not ((path.is_dir() and is_emotify_root(path)) or is_quadrant_root(path)):
+        if not ((path.is_dir() and (is_emotify_root(path) or is_4q_root(path))) or is_quadrant_root(path)):
             raise RunError(f"--dataset {path}: not a recognised data layout: expected an Emotify folder "
                            "(data.csv + emotifymusic/), a folder of class folders or a CSV file path,label")
 
@@ -250,6 +249,8 @@ def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=N
         if key in ("epochs", "n_folds") and value is not None and (
                 not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "epochs" else 2)):
             raise RunError(f"-p {key} {value!r}: expected an integer ≥ {1 if key == 'epochs' else 2} or None")
+        if key == "n_jobs" and (not isinstance(value, int) or isinstance(value, bool) or value == 0 or value < -1):
+            raise RunError(f"-p n_jobs {value!r}: expected a positive number of worker processes or -1 (all cores)")
     return known
 
 
@@ -298,7 +299,10 @@ def run_notebooks(
     if run_dir.parent != base:  # slug() makes this impossible; a guard, not a hope
         raise RunError(f"{dataset!r}: the run folder {run_dir} would lie outside {base}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    backend = backend or default_backend()
+    if backend:
+        why = "set by --backend"
+    else:
+        backend, why = choose_backend()
     params = {"dataset": str(dataset), "data_root": data_root, "mode": mode, "output_dir": str(run_dir)}
     if not known or "backend" in known:
         params["backend"] = backend
@@ -314,6 +318,7 @@ def run_notebooks(
         "notebooks": list(notebooks),
         "parameters": {k: v for k, v in params.items() if k not in ("output_dir",)},
         "keras_backend": backend,
+        "backend_reason": why,
         "machine": machine_record(),
         "versions": package_versions(),
         "started": started_at,
@@ -323,6 +328,7 @@ def run_notebooks(
     if publish:  # a published set holds only what this run made
         _remove(_run_files(run_dir))
     where = f"executed notebooks, figures ({figures.name}/) and tables -> {run_dir}"
+    print(f"[{name}] Keras backend: {backend} ({why})", flush=True)
     print(f"[{name}] {len(notebooks)} notebooks on {backend}, {mode} mode; {where}", flush=True)
     run_started, wall_started = time.perf_counter(), time.time()
     saved_env = {key: os.environ.get(key) for key in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")}
@@ -361,6 +367,9 @@ def run_notebooks(
             else:
                 os.environ[key] = value
     record["total_seconds"] = round(time.perf_counter() - run_started, 1)
+    stages = _stage_seconds(run_dir / "results.json", wall_started)
+    if stages:
+        record["stage_seconds"] = stages
     made = [p for p in _run_files(run_dir) if p.stat().st_mtime >= wall_started - 1.0]
     record["files"] = {str(p.relative_to(run_dir)): _sha256(p) for p in made}
     older = [str(p.relative_to(run_dir)) for p in _run_files(run_dir) if p not in made]
@@ -372,6 +381,18 @@ def run_notebooks(
         _publish(run_dir, record, Path(figures_dir) if figures_dir else None,
                  Path(results_dir) if results_dir else None)
     return run_dir
+
+
+def _stage_seconds(results_json: Path, since: float) -> dict | None:
+    """Per-stage wall times of the protocol (``CVResults.stage_seconds``: extraction, each
+    system's training, embedding, SVR/SVM search and prediction summed over folds, report),
+    read from the run's ``results.json`` if this run wrote it."""
+    if not results_json.is_file() or results_json.stat().st_mtime < since - 1.0:
+        return None
+    stages = json.loads(results_json.read_text(encoding="utf-8")).get("stage_seconds")
+    if not stages:
+        return None
+    return {system: {stage: round(float(sec), 1) for stage, sec in per.items()} for system, per in stages.items()}
 
 
 def _ipc_kernel_manager():
@@ -496,7 +517,7 @@ def _value(text: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m semgru_keras.run", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--dataset", help="dataset name (synthetic-gems, synthetic-quadrants, emotify, quadrants) or path")
+    which.add_argument("--dataset", help="dataset name (synthetic-gems, synthetic-quadrants, emotify, 4q, quadrants) or path")
     which.add_argument("--all-demo", action="store_true", help=f"run every built-in dataset: {', '.join(DEMO_DATASETS)}")
     parser.add_argument("--data-root", help="folder of a real dataset (Emotify: the folder with data.csv)")
     speed = parser.add_mutually_exclusive_group()
@@ -513,10 +534,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", help="publish tables here (--publish: results/)")
     parser.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
                         help="KERAS_BACKEND of the notebooks (default: $KERAS_BACKEND, else jax if installed)")
+    parser.add_argument("-j", "--jobs", type=int,
+                        help="worker processes for the outer folds (notebook parameter n_jobs; -1: all cores; "
+                             "the numbers are identical to a sequential run)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     args = parser.parse_args(argv)
     datasets = DEMO_DATASETS if args.all_demo else (args.dataset,)
     parameters = {key: _value(value) for key, value in args.parameter}
+    if args.jobs is not None:
+        if args.jobs == 0 or args.jobs < -1:
+            parser.error(f"--jobs {args.jobs}: expected a positive number of workers or -1 (all cores)")
+        parameters["n_jobs"] = args.jobs
     publish = args.publish or bool(args.figures_dir or args.results_dir)
     if publish and tuple(args.notebooks) != NOTEBOOKS:
         parser.error("publishing needs a complete run (all notebooks): a partial set would mix with an older one")

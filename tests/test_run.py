@@ -16,7 +16,7 @@ from semgru_keras.run import (MODES, NOTEBOOKS, NotebookRunError, RunError, _val
                               main, notebook_parameters, run_notebooks, settings, slug)
 
 REPO = Path(__file__).resolve().parents[1]
-PARAMS = "dataset = 'x'\nmode = 'quick'\noutput_dir = None\ndata_root = None\nbackend = 'jax'\nseed = 0\nepochs = None"
+PARAMS = "dataset = 'x'\nmode = 'quick'\noutput_dir = None\ndata_root = None\nbackend = 'jax'\nseed = 0\nepochs = None\nn_jobs = 1"
 
 
 def test_settings_follow_the_mode(tmp_path):
@@ -95,6 +95,9 @@ def test_unknown_parameter_is_an_error_listing_the_known_ones(nbdir, no_kernels,
     ({"seed": 1.5}, r"-p seed 1.5: expected an integer"),
     ({"dataset": "emotify"}, r"-p dataset: set by the runner, use --dataset"),
     ({"backend": "torch"}, r"-p backend: set by the runner, use --backend"),
+    ({"n_jobs": 0}, r"-p n_jobs 0: expected a positive number of worker processes or -1"),
+    ({"n_jobs": -2}, r"-p n_jobs -2: expected a positive number"),
+    ({"n_jobs": "all"}, r"-p n_jobs 'all': expected a positive number"),
 ])
 def test_bad_parameter_values_are_errors(parameters, message, nbdir, no_kernels):
     with pytest.raises(RunError, match=message):
@@ -107,6 +110,7 @@ def test_bad_parameter_values_are_errors(parameters, message, nbdir, no_kernels)
     ("emotify", None, r"--dataset emotify needs --data-root PATH"),
     ("emotify", "/no/such/folder", r"--data-root /no/such/folder: no such file or folder"),
     ("quadrants", None, r"--dataset quadrants needs --data-root PATH"),
+    ("4q", None, r"--dataset 4q needs --data-root PATH"),
     ("synthetic-gems", "/tmp", r"synthetic-gems is synthesised by the package and takes no --data-root"),
 ])
 def test_dataset_and_data_root_are_checked_before_any_kernel(dataset, data_root, message, nbdir, no_kernels,
@@ -123,6 +127,37 @@ def test_a_data_root_that_is_not_the_dataset_is_named(tmp_path, nbdir, no_kernel
     (tmp_path / "songs").mkdir()
     with pytest.raises(RunError, match=rf"--data-root {tmp_path / 'songs'}: not a emotify folder: expected a folder with data.csv"):
         check_run("emotify", str(tmp_path / "songs"), {}, ("a.ipynb",), nbdir)
+
+
+def test_a_4q_root_needs_the_authors_metadata_csv(tmp_path, nbdir, no_kernels):
+    for q in ("Q1", "Q2", "Q3", "Q4"):
+        (tmp_path / q).mkdir()
+    with pytest.raises(RunError, match=r"not a 4q folder: expected the 4Q distribution: Q1/ ... Q4/ and "
+                                       r"panda_dataset_taffc_metadata.csv"):
+        check_run("4q", str(tmp_path), {}, ("a.ipynb",), nbdir)
+    (tmp_path / "panda_dataset_taffc_metadata.csv").write_text("Song,Quadrant,Artist\n")
+    assert "n_jobs" in check_run("4q", str(tmp_path), {"n_jobs": 2}, ("a.ipynb",), nbdir)
+
+
+def test_jobs_option_becomes_the_n_jobs_parameter(nbdir, no_kernels, monkeypatch, capsys):
+    seen = {}
+    monkeypatch.setattr(runner, "run_notebooks", lambda dataset, **kw: seen.update(kw["parameters"]))
+    assert main(["--dataset", "synthetic-gems", "--notebook-dir", str(nbdir), "--notebooks", "a.ipynb", "-j", "2"]) == 0
+    assert seen == {"n_jobs": 2}
+    with pytest.raises(SystemExit):
+        main(["--dataset", "synthetic-gems", "--notebook-dir", str(nbdir), "--notebooks", "a.ipynb", "-j", "0"])
+    assert "--jobs 0: expected a positive number" in capsys.readouterr().err
+
+
+def test_run_record_takes_the_protocol_stage_times(tmp_path):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"stage_seconds": {"semgru": {"train": 12.345, "svm": 1.0},
+                                                     "extraction": {"input_sequences": 3.21}}}))
+    assert runner._stage_seconds(results, since=0.0) == {"semgru": {"train": 12.3, "svm": 1.0},
+                                                         "extraction": {"input_sequences": 3.2}}
+    # a results file older than the run is not this run's
+    assert runner._stage_seconds(results, since=results.stat().st_mtime + 60) is None
+    assert runner._stage_seconds(tmp_path / "none.json", since=0.0) is None
 
 
 def test_missing_notebook_is_named_before_any_kernel(nbdir, no_kernels):
