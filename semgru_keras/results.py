@@ -27,6 +27,7 @@ from .metrics import (
     confusion_matrix,
     fold_average,
     fold_mean_std,
+    macro_f1,
     mean_pearson,
     pearson_per_target,
 )
@@ -178,6 +179,19 @@ class CVResults:
                                                folds=self.folds)
         return self._ci_cache[key]
 
+    def macro_f1(self, system: str) -> tuple[float, float, float, float]:
+        """Macro-F1 (classification): fold-averaged value, 95 % bootstrap interval (songs
+        resampled within folds, as :meth:`ci`) and std over folds."""
+        if self.task != "classification":
+            raise ValueError("macro-F1 needs classes")
+        folds = self._fold_indices()
+        value = fold_average(macro_f1, self.y_true, self.predictions[system], folds)
+        n_boot = int(self.config.get("n_boot", 1000))
+        low, high = bootstrap_ci(macro_f1, self.y_true, self.predictions[system], n_boot=n_boot,
+                                 seed=int(self.config.get("seed", 0)), folds=self.folds)
+        _, std = fold_mean_std([macro_f1(self.y_true[i], self.predictions[system][i]) for i in folds])
+        return value, low, high, std
+
     def confusion(self, system: str) -> np.ndarray:
         """Confusion matrix (rows: true class, columns: predicted) in the order of ``classes``."""
         if self.task != "classification":
@@ -203,6 +217,10 @@ class CVResults:
                     "seconds per fold": float(np.mean(self.fit_seconds.get(system, [np.nan]))),
                 }
             )
+            if self.task == "classification":
+                f1, f1_low, f1_high, f1_std = self.macro_f1(system)
+                rows[-1].update({"macro-F1": f1, "macro-F1" + CI_LOW: f1_low, "macro-F1" + CI_HIGH: f1_high,
+                                 "macro-F1 std over folds": f1_std})
         return pd.DataFrame(rows).set_index("system")
 
     # ---- persistence ----------------------------------------------------------------

@@ -250,3 +250,16 @@ def test_handcrafted_features_have_fixed_sizes(rng):
     assert stacked["timbre"].shape == (3, 50)
     louder = handcrafted_features(2 * y.astype("float32"), sr)
     assert louder["dynamics"][0] == pytest.approx(2 * feats["dynamics"][0], rel=1e-3)  # RMS scales
+
+
+def test_macro_f1_equals_scikit_learns():
+    from sklearn.metrics import f1_score
+
+    from semgru_keras.metrics import macro_f1
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        t = rng.choice(["Q1", "Q2", "Q3", "Q4"], size=int(rng.integers(1, 40)))
+        p = rng.choice(["Q1", "Q2", "Q3", "happy"], size=len(t))  # a class never true, one never predicted
+        assert macro_f1(t, p) == pytest.approx(f1_score(t, p, average="macro", zero_division=0), abs=1e-12)
+    assert macro_f1(["a", "a", "b"], ["a", "a", "a"]) == pytest.approx(0.4)  # F1(a) = 0.8, F1(b) = 0
