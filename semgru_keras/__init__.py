@@ -4,6 +4,7 @@ Jakubik & Kwaśnicka (2017), "Music Emotion Analysis Using Semantic Embedding Re
 Neural Networks", INISTA 2017. Modules, bottom layer first (each imports only from above it):
 
 - :mod:`~semgru_keras.vocabulary` — GEMS emotions, quadrant classes/aliases/corners, Emotify means
+- :mod:`~semgru_keras.presets` — the paper's training hyperparameters (``TrainingSettings``, ``PAPER``), quick/full ``MODES``
 - :mod:`~semgru_keras.data` — synthetic sets, Emotify, 4Q, quadrant folders, validation, feature cache
 - :mod:`~semgru_keras.features` — audio → 160-dim log-mel input sequences (Section V-B)
 - :mod:`~semgru_keras.handcrafted` — the librosa hand-crafted baseline features (Table II rows [27])
@@ -42,7 +43,7 @@ _LAZY = {
     "load_pretrained": "pretrained",
 }
 _SUBMODULES = ("backends", "baselines", "embedder", "evaluation", "features", "handcrafted", "losses", "metrics",
-               "model", "parallel", "plots", "pretrained", "protocol", "report", "results", "run", "training", "vocabulary")
+               "model", "parallel", "plots", "presets", "pretrained", "protocol", "report", "results", "run", "training", "vocabulary")
 
 
 def __getattr__(name):

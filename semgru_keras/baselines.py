@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .model import build_standard_gru
+from .presets import PAPER, TrainingSettings
 from .training import input_statistics, predict_sequences, train_model
 
 __all__ = ["StandardGRU", "is_classification_target"]
@@ -43,19 +44,10 @@ class StandardGRU(BaseEstimator):
 
     Parameters
     ----------
-    units : tuple of int
-        GRU layer sizes (paper: ``(100, 50)``).
-    epochs, batch_size, crop_length : int
-        Training protocol (paper: 100 epochs, 100 songs, 100-vector crops).
-    learning_rate, rho : float
-        Adadelta settings (Zeiler's step 1.0; paper: ρ = 0.9).
-    init_stddev : float or None
-        Weights ~ N(0, ``init_stddev``) (paper: 0.01).
-    reset_after : bool
-        GRU variant (``False`` = the paper's Eqs. 9–10).
-    standardize : bool
-        Standardise input dimensions with the training songs' statistics (as in
-        :class:`~semgru_keras.embedder.SemanticEmbedder`; not in the paper).
+    units, epochs, batch_size, crop_length, learning_rate, rho, init_stddev, reset_after, standardize
+        The training settings, defaults the paper's: see
+        :class:`~semgru_keras.presets.TrainingSettings` (as in
+        :class:`~semgru_keras.embedder.SemanticEmbedder`).
     scale_targets : {"auto", True, False}
         Regression only. ``"auto"`` min–max scales the targets into [0, 1] when any
         training target lies outside [0, 1]; ``True`` always scales; ``False`` never.
@@ -78,18 +70,18 @@ class StandardGRU(BaseEstimator):
 
     def __init__(
         self,
-        units: Sequence[int] = (100, 50),
-        epochs: int = 100,
-        batch_size: int = 100,
-        crop_length: int = 100,
-        learning_rate: float = 1.0,
-        rho: float = 0.9,
-        init_stddev: float | None = 0.01,
-        reset_after: bool = False,
-        standardize: bool = True,
+        units: Sequence[int] = PAPER.units,
+        epochs: int = PAPER.epochs,
+        batch_size: int = PAPER.batch_size,
+        crop_length: int = PAPER.crop_length,
+        learning_rate: float = PAPER.learning_rate,
+        rho: float = PAPER.rho,
+        init_stddev: float | None = PAPER.init_stddev,
+        reset_after: bool = PAPER.reset_after,
+        standardize: bool = PAPER.standardize,
         scale_targets: bool | str = "auto",
-        seed: int = 0,
-        verbose: int = 0,
+        seed: int = PAPER.seed,
+        verbose: int = PAPER.verbose,
     ):
         self.units = units
         self.epochs = epochs
@@ -138,30 +130,11 @@ class StandardGRU(BaseEstimator):
         targets = self._encode(y)
         if len(targets) != len(X):
             raise ValueError(f"{len(X)} sequences but {len(targets)} targets")
-        mean, variance = input_statistics(X) if self.standardize else (None, None)
-        self.model_ = build_standard_gru(
-            targets.shape[1],
-            input_dim=np.asarray(X[0]).shape[1],
-            units=tuple(self.units),
-            init_stddev=self.init_stddev,
-            reset_after=self.reset_after,
-            input_mean=mean,
-            input_variance=variance,
-            seed=self.seed,
-        )
-        history = train_model(
-            self.model_,
-            X,
-            targets,
-            loss="mse",
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            crop_length=self.crop_length,
-            learning_rate=self.learning_rate,
-            rho=self.rho,
-            seed=self.seed,
-            verbose=self.verbose,
-        )
+        settings = TrainingSettings.from_mapping(self.get_params())
+        mean, variance = input_statistics(X) if settings.standardize else (None, None)
+        self.model_ = build_standard_gru(targets.shape[1], input_dim=np.asarray(X[0]).shape[1], input_mean=mean,
+                                         input_variance=variance, **settings.model_params())
+        history = train_model(self.model_, X, targets, loss="mse", **settings.fit_params())
         self.history_ = dict(history.history)
         self.n_outputs_ = int(targets.shape[1])
         self.n_train_ = len(X)

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .model import build_feature_model
+from .presets import PAPER, TrainingSettings
 from .training import check_sequences, embed, input_statistics, train_model
 from .vocabulary import QUADRANT_CORNERS
 
@@ -62,21 +63,16 @@ def annotation_matrix(y, class_vectors: Mapping | None = None) -> tuple[np.ndarr
 class SemanticEmbedder(TransformerMixin, BaseEstimator):
     """Learn song features with the Semantic Embedding GRU (scikit-learn transformer).
 
+    ``SemanticEmbedder(**settings.to_dict())`` builds one from a
+    :class:`~semgru_keras.presets.TrainingSettings`.
+
     Parameters
     ----------
-    units : tuple of int
-        GRU layer sizes (paper: ``(100, 50)``); the output has ``units[-1]`` features.
-    epochs, batch_size, crop_length : int
-        Training protocol (paper: 100 epochs, 100 songs, 100-vector crops).
-    learning_rate, rho : float
-        Adadelta settings (Zeiler's step 1.0; paper: ρ = 0.9).
-    init_stddev : float or None
-        Weights ~ N(0, ``init_stddev``) (paper: 0.01).
-    reset_after : bool
-        GRU variant (``False`` = the paper's Eqs. 9–10).
-    standardize : bool
-        Standardise input dimensions with statistics of the training songs (stored in
-        the model). Not in the paper; see :func:`build_feature_model`.
+    units, epochs, batch_size, crop_length, learning_rate, rho, init_stddev, reset_after, standardize
+        The training settings, defaults the paper's: see
+        :class:`~semgru_keras.presets.TrainingSettings`. The output has ``units[-1]``
+        features; with ``standardize`` the training songs' input statistics are stored in
+        the model.
     class_vectors : mapping, optional
         For class labels: label → annotation vector (e.g. :data:`QUADRANT_CORNERS`);
         default one-hot.
@@ -103,19 +99,19 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        units: Sequence[int] = (100, 50),
-        epochs: int = 100,
-        batch_size: int = 100,
-        crop_length: int = 100,
-        learning_rate: float = 1.0,
-        rho: float = 0.9,
-        init_stddev: float | None = 0.01,
-        reset_after: bool = False,
-        standardize: bool = True,
+        units: Sequence[int] = PAPER.units,
+        epochs: int = PAPER.epochs,
+        batch_size: int = PAPER.batch_size,
+        crop_length: int = PAPER.crop_length,
+        learning_rate: float = PAPER.learning_rate,
+        rho: float = PAPER.rho,
+        init_stddev: float | None = PAPER.init_stddev,
+        reset_after: bool = PAPER.reset_after,
+        standardize: bool = PAPER.standardize,
         class_vectors: Mapping | None = None,
         embed_length: int | None = None,
-        seed: int = 0,
-        verbose: int = 0,
+        seed: int = PAPER.seed,
+        verbose: int = PAPER.verbose,
     ):
         self.units = units
         self.epochs = epochs
@@ -145,30 +141,13 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"{len(X)} sequences but {len(annotations)} targets")
         if self.classes_ is not None and len(self.classes_) < 2:
             raise ValueError(f"y holds a single class {self.classes_.tolist()}: the feature learner needs at least 2")
-        mean, variance = input_statistics(X) if self.standardize else (None, None)
-        self.model_ = build_feature_model(
-            input_dim=np.asarray(X[0]).shape[1],
-            units=tuple(self.units),
-            init_stddev=self.init_stddev,
-            reset_after=self.reset_after,
-            input_mean=mean,
-            input_variance=variance,
-            seed=self.seed,
-        )
-        history = train_model(
-            self.model_,
-            X,
-            annotations,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            crop_length=self.crop_length,
-            learning_rate=self.learning_rate,
-            rho=self.rho,
-            seed=self.seed,
-            verbose=self.verbose,
-        )
+        settings = TrainingSettings.from_mapping(self.get_params())
+        mean, variance = input_statistics(X) if settings.standardize else (None, None)
+        self.model_ = build_feature_model(input_dim=np.asarray(X[0]).shape[1], input_mean=mean,
+                                          input_variance=variance, **settings.model_params())
+        history = train_model(self.model_, X, annotations, **settings.fit_params())
         self.history_ = dict(history.history)
-        self.n_features_out_ = int(self.units[-1])
+        self.n_features_out_ = int(settings.units[-1])
         self.n_train_ = len(X)
         return self
 

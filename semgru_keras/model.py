@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from .presets import PAPER
+
 __all__ = ["build_feature_model", "build_standard_gru", "gru_initializer", "without_padding_mask"]
 
 
@@ -63,10 +65,10 @@ def _trunk(
 
 def build_feature_model(
     input_dim: int = 160,
-    units: Sequence[int] = (100, 50),
+    units: Sequence[int] = PAPER.units,
     *,
-    init_stddev: float | None = 0.01,
-    reset_after: bool = False,
+    init_stddev: float | None = PAPER.init_stddev,
+    reset_after: bool = PAPER.reset_after,
     input_mean=None,
     input_variance=None,
     seed: int | None = None,
@@ -105,10 +107,10 @@ def build_feature_model(
 def build_standard_gru(
     n_outputs: int,
     input_dim: int = 160,
-    units: Sequence[int] = (100, 50),
+    units: Sequence[int] = PAPER.units,
     *,
-    init_stddev: float | None = 0.01,
-    reset_after: bool = False,
+    init_stddev: float | None = PAPER.init_stddev,
+    reset_after: bool = PAPER.reset_after,
     input_mean=None,
     input_variance=None,
     seed: int | None = None,

@@ -1,7 +1,10 @@
 """Figures for the notebooks (matplotlib; each function returns its ``Figure``).
 
-Evaluation figures (per-emotion bars, confusion matrix, feature projection) live in
-:mod:`semgru_keras.evaluation`; these are the teaching figures of notebooks 01–04.
+The teaching figures of notebooks 01–04 and the feature projection (:func:`plot_projection`).
+The figures of a cross-validation run (per-emotion bars, scores, confusion matrices, the
+projection of one fold) live in :mod:`semgru_keras.report`, which draws its projection with
+:func:`plot_projection`. Importing this module picks a headless matplotlib backend unless a
+notebook already plots inline.
 """
 
 from __future__ import annotations
@@ -144,21 +147,61 @@ def toy_loss_landscape(annotations: np.ndarray, angles: np.ndarray) -> np.ndarra
     return np.sqrt(np.sum((gram - target) ** 2, axis=(-1, -2)))
 
 
-def plot_projection(features: np.ndarray, labels: Sequence, title: str = "Learned features (PCA)") -> plt.Figure:
-    """2-D PCA projection of song features, one colour per label (class or dominant emotion)."""
+def plot_projection(
+    features: np.ndarray,
+    labels: Sequence,
+    title: str = "Learned features (PCA)",
+    *,
+    train_features: np.ndarray | None = None,
+    train_labels: Sequence | None = None,
+    names: Sequence[str] | None = None,
+    legend_title: str | None = None,
+    standardize: bool = True,
+) -> plt.Figure:
+    """2-D PCA projection of song features, one colour per label (class or dominant emotion).
+
+    The PCA is fitted on ``features``, or, when ``train_features`` are given, on those: the
+    training songs are then drawn as small dots (coloured by ``train_labels``) and
+    ``features`` (e.g. a fold's held-out songs) as large outlined ones, placed in the same
+    plane by the same model. ``standardize`` scales every feature to unit variance (with the
+    fitted songs' statistics) first. ``names`` fixes the order of the labels (their colours);
+    default sorted. The legend counts the songs of ``features`` per label.
+    """
     from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    xy = PCA(n_components=2).fit_transform(StandardScaler().fit_transform(features))
     labels = np.asarray(labels)
-    fig, ax = plt.subplots(figsize=(6.8, 5.2), constrained_layout=True)
-    names = sorted(set(labels.tolist()))
+    fitted = features if train_features is None else train_features
+    pca = PCA(n_components=2)
+    model = make_pipeline(StandardScaler(), pca) if standardize else pca
+    model.fit(np.asarray(fitted, dtype=np.float64))
+    xy = model.transform(np.asarray(features, dtype=np.float64))
+    if train_features is not None:
+        train_xy = model.transform(np.asarray(train_features, dtype=np.float64))
+        train_labels = np.asarray(train_labels)
+    if names is None:
+        names = sorted(set(labels.tolist()) | (set(train_labels.tolist()) if train_features is not None else set()))
+    fig, ax = plt.subplots(figsize=(7.5, 5.5), constrained_layout=True)
     colors = plt.cm.tab10(np.arange(len(names)) % 10)
     for name, color in zip(names, colors):
         pick = labels == name
-        ax.scatter(xy[pick, 0], xy[pick, 1], s=22, color=color, alpha=0.8, label=f"{name} ({pick.sum()})")
-    ax.set(xlabel="principal component 1", ylabel="principal component 2", title=title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        if train_features is None:
+            ax.scatter(*xy[pick].T, s=22, color=color, alpha=0.8, label=f"{name} ({pick.sum()})")
+            continue
+        background = train_labels == name
+        if not (pick.any() or background.any()):
+            continue
+        ax.scatter(*train_xy[background].T, s=16, color=color, alpha=0.5, lw=0)
+        ax.scatter(*xy[pick].T, s=55, color=color, edgecolor="black", lw=0.8, label=f"{name} ({pick.sum()})")
+    if train_features is not None:
+        ax.scatter([], [], s=16, color="0.5", alpha=0.5, label="(small: training songs)")
+        ax.scatter([], [], s=55, color="0.5", edgecolor="black", label="(large: held-out songs)")
+    ratio = pca.explained_variance_ratio_
+    ax.set(xlabel=f"PC 1 ({100 * ratio[0]:.0f}% of variance)", ylabel=f"PC 2 ({100 * ratio[1]:.0f}% of variance)",
+           title=title)
+    ax.legend(title=legend_title, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.grid(alpha=0.3)
     return fig
 
 

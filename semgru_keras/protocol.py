@@ -60,6 +60,7 @@ from .baselines import StandardGRU, is_classification_target
 from .embedder import SemanticEmbedder
 from .handcrafted import FEATURE_GROUPS
 from .metrics import accuracy, mean_pearson
+from .presets import MODES, PAPER, TrainingSettings
 from .results import CVResults
 from .vocabulary import CLASS_ALIASES, QUADRANT_CORNERS
 
@@ -94,16 +95,17 @@ SYSTEMS: tuple[str, ...] = ("semgru", "standard_gru", "handcrafted")
 class EvaluationConfig:
     """Settings of the cross-validation protocol (defaults: the paper's, Section V-B).
 
+    The GRU settings are those of :class:`~semgru_keras.presets.TrainingSettings`, with its
+    defaults (:data:`~semgru_keras.presets.PAPER`); :attr:`training` returns them as one
+    object. ``n_folds`` and ``epochs`` follow the ``"full"`` mode and :meth:`quick` the
+    ``"quick"`` mode of :data:`~semgru_keras.presets.MODES`.
+
     Parameters
     ----------
     n_folds : int
         Outer folds (paper: 10).
-    epochs, batch_size, crop_length : int
-        GRU training (paper: 100 epochs, batches of 100 songs, 100-vector crops).
-    units : tuple of int
-        GRU layer sizes (paper: ``(100, 50)``).
-    learning_rate, rho, init_stddev, reset_after, standardize
-        As in :class:`~semgru_keras.embedder.SemanticEmbedder`.
+    epochs, batch_size, crop_length, units, learning_rate, rho, init_stddev, reset_after, standardize
+        The GRU training settings (:class:`~semgru_keras.presets.TrainingSettings`).
     seed : int
         Seeds the folds, the inner searches and every network (fold ``f`` uses ``seed + f``).
     inner_folds : int
@@ -119,7 +121,7 @@ class EvaluationConfig:
         middle ``embed_length`` vectors (see :class:`~semgru_keras.embedder.SemanticEmbedder`).
     class_coding : {"auto", "onehot"}
         Annotation vectors for classes in the semantic embedding: ``"auto"`` uses the
-        valence–arousal corners of :data:`~semgru_keras.embedder.QUADRANT_CORNERS` when
+        valence–arousal corners of :data:`~semgru_keras.vocabulary.QUADRANT_CORNERS` when
         the classes are the four quadrants (the paper's Last.fm coding), else one-hot.
     use_groups : bool or None
         Keep songs that share a group (``ds.groups``) in the same fold. ``None``: only
@@ -133,17 +135,17 @@ class EvaluationConfig:
         Keras ``fit`` verbosity of the networks (0 silent).
     """
 
-    n_folds: int = 10
-    epochs: int = 100
-    batch_size: int = 100
-    crop_length: int = 100
-    units: tuple[int, ...] = (100, 50)
-    learning_rate: float = 1.0
-    rho: float = 0.9
-    init_stddev: float | None = 0.01
-    reset_after: bool = False
-    standardize: bool = True
-    seed: int = 0
+    n_folds: int = MODES["full"]["n_folds"]
+    epochs: int = MODES["full"]["epochs"]
+    batch_size: int = PAPER.batch_size
+    crop_length: int = PAPER.crop_length
+    units: tuple[int, ...] = PAPER.units
+    learning_rate: float = PAPER.learning_rate
+    rho: float = PAPER.rho
+    init_stddev: float | None = PAPER.init_stddev
+    reset_after: bool = PAPER.reset_after
+    standardize: bool = PAPER.standardize
+    seed: int = PAPER.seed
     inner_folds: int = 3
     systems: tuple[str, ...] = SYSTEMS
     feature_groups: tuple[str, ...] = FEATURE_GROUPS
@@ -154,7 +156,7 @@ class EvaluationConfig:
     use_groups: bool | None = None
     n_boot: int = 1000
     n_jobs: int = 1
-    verbose: int = 0
+    verbose: int = PAPER.verbose
 
     def __post_init__(self):
         object.__setattr__(self, "units", tuple(int(u) for u in self.units))
@@ -173,9 +175,10 @@ class EvaluationConfig:
 
     @classmethod
     def quick(cls, **overrides) -> EvaluationConfig:
-        """Demo preset (as ``semgru_keras.run``'s quick mode): 3 folds, 30 epochs, small SVR/SVM grids,
-        200 bootstrap draws; the tests use it with fewer epochs."""
-        settings = dict(n_folds=3, epochs=30, n_boot=200, svr_grid=dict(QUICK_SVR_GRID), svc_grid=dict(QUICK_SVC_GRID))
+        """Demo preset: the folds and epochs of the ``"quick"`` mode (:data:`~semgru_keras.presets.MODES`,
+        as ``semgru_keras.run``), small SVR/SVM grids, 200 bootstrap draws; the tests use it with fewer
+        epochs."""
+        settings = dict(MODES["quick"], n_boot=200, svr_grid=dict(QUICK_SVR_GRID), svc_grid=dict(QUICK_SVC_GRID))
         settings.update(overrides)
         return cls(**settings)
 
@@ -194,21 +197,14 @@ class EvaluationConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
+    @property
+    def training(self) -> TrainingSettings:
+        """The GRU training settings of this protocol (seeded with ``seed``)."""
+        return TrainingSettings(**{name: getattr(self, name) for name in TrainingSettings.names()})
+
     def network_params(self, seed: int) -> dict:
-        """Keyword arguments shared by :class:`SemanticEmbedder` and :class:`StandardGRU`."""
-        return dict(
-            units=self.units,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            crop_length=self.crop_length,
-            learning_rate=self.learning_rate,
-            rho=self.rho,
-            init_stddev=self.init_stddev,
-            reset_after=self.reset_after,
-            standardize=self.standardize,
-            seed=seed,
-            verbose=self.verbose,
-        )
+        """Keyword arguments shared by :class:`SemanticEmbedder` and :class:`StandardGRU` (seeded with ``seed``)."""
+        return dataclasses.replace(self.training, seed=seed).to_dict()
 
 
 def class_vectors_for(classes, coding: str = "auto") -> dict | None:

@@ -9,9 +9,10 @@
   Markdown (formatted, with intervals).
 - Figures (matplotlib, one function each, every one returns its ``Figure``):
   :func:`plot_per_target`, :func:`plot_scores`, :func:`plot_confusion`,
-  :func:`plot_projection`; :func:`save_figures` writes them as PNG.
+  :func:`plot_fold_projection` (drawn by :func:`semgru_keras.plots.plot_projection`);
+  :func:`save_figures` writes them as PNG.
 
-Only this module (and :mod:`semgru_keras.plots` for the teaching figures) imports matplotlib.
+Only this module and :mod:`semgru_keras.plots` (which picks the matplotlib backend) import matplotlib.
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-if matplotlib.get_backend().lower() not in {"module://matplotlib_inline.backend_inline", "inline"}:
-    matplotlib.use("Agg")  # headless unless a notebook already chose inline plotting
+from .plots import plot_projection  # first: it picks the matplotlib backend
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -42,7 +40,7 @@ __all__ = [
     "plot_per_target",
     "plot_scores",
     "plot_confusion",
-    "plot_projection",
+    "plot_fold_projection",
     "save_figures",
 ]
 
@@ -390,24 +388,19 @@ def plot_confusion(results: CVResults, systems: Sequence[str] | None = None) -> 
     return fig
 
 
-def plot_projection(results: CVResults, color_by: str = "auto") -> plt.Figure:
+def plot_fold_projection(results: CVResults, color_by: str = "auto") -> plt.Figure:
     """2-D PCA of the Semantic Embedding GRU's learned features in one cross-validation fold.
 
     The PCA is fitted on the features of that fold's training songs (small dots); the fold's
-    held-out songs (large, outlined) are placed in the same plane by the same model. Colour:
-    the class, or for regression the dominant target (largest annotation).
+    held-out songs (large, outlined) are placed in the same plane by the same model
+    (:func:`semgru_keras.plots.plot_projection`, unstandardised). Colour: the class, or for
+    regression the dominant target (largest annotation).
     """
-    from sklearn.decomposition import PCA
-
     if results.projection is None or results.embedding is None:
         raise ValueError("these results hold no learned features (was 'semgru' run?)")
     fold = int(results.projection["fold"])
     train = np.asarray(results.projection["train_index"])
-    f_train = np.asarray(results.projection["train_features"], dtype=np.float64)
     test = np.flatnonzero(results.folds == fold)
-    f_test = np.asarray(results.embedding[test], dtype=np.float64)
-    pca = PCA(n_components=2).fit(f_train)
-    p_train, p_test = pca.transform(f_train), pca.transform(f_test)
     if color_by == "auto":
         color_by = "class" if results.task == "classification" else "dominant"
     if color_by == "class":
@@ -419,23 +412,12 @@ def plot_projection(results: CVResults, color_by: str = "auto") -> plt.Figure:
         names = [_pretty(t) for t in results.target_names]
         labels = np.array(names)[dominant]
         legend_title = "dominant emotion"
-    cmap = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(7.5, 5.5), constrained_layout=True)
-    for i, name in enumerate(names):
-        color = cmap(i % 10)
-        m_tr, m_te = labels[train] == name, labels[test] == name
-        if not (m_tr.any() or m_te.any()):
-            continue
-        ax.scatter(*p_train[m_tr].T, s=16, color=color, alpha=0.5, lw=0)
-        ax.scatter(*p_test[m_te].T, s=55, color=color, edgecolor="black", lw=0.8, label=name)
-    ax.scatter([], [], s=16, color="0.5", alpha=0.5, label="(small: training songs)")
-    ax.scatter([], [], s=55, color="0.5", edgecolor="black", label="(large: held-out songs)")
-    ratio = pca.explained_variance_ratio_
-    ax.set(xlabel=f"PC 1 ({100 * ratio[0]:.0f}% of variance)", ylabel=f"PC 2 ({100 * ratio[1]:.0f}% of variance)",
-           title=f"Learned features (Semantic Embedding GRU), fold {fold + 1} of {results.n_folds}, {results.name}")
-    ax.legend(title=legend_title, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.grid(alpha=0.3)
-    return fig
+    return plot_projection(
+        results.embedding[test], labels[test],
+        f"Learned features (Semantic Embedding GRU), fold {fold + 1} of {results.n_folds}, {results.name}",
+        train_features=results.projection["train_features"], train_labels=labels[train], names=names,
+        legend_title=legend_title, standardize=False,
+    )
 
 
 def save_figures(results: CVResults, out_dir: str | os.PathLike, dpi: int = 120) -> dict[str, Path]:
@@ -448,7 +430,7 @@ def save_figures(results: CVResults, out_dir: str | os.PathLike, dpi: int = 120)
     else:
         figures["confusion"] = lambda: plot_confusion(results)
     if results.projection is not None and results.embedding is not None:
-        figures["projection"] = lambda: plot_projection(results)
+        figures["projection"] = lambda: plot_fold_projection(results)
     paths = {}
     for name, make in figures.items():
         fig = make()

@@ -42,7 +42,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import shutil
 import struct
 import sys
@@ -51,6 +50,8 @@ import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import presets
+from .data import slug
 from .backends import choose_backend, default_backend
 
 __all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "RunError", "NotebookRunError", "settings",
@@ -71,12 +72,9 @@ SYNTHETIC = DEMO_DATASETS
 #: Parameters the runner sets itself (from --dataset, --data-root, --quick/--full, --backend).
 RUNNER_PARAMETERS = ("dataset", "data_root", "mode", "output_dir", "backend")
 
-#: Settings per mode. "full" is the paper's protocol (Section V-B); "quick" is the
-#: demo/test setting that runs on a laptop CPU in minutes.
-MODES: dict[str, dict] = {
-    "quick": {"epochs": 30, "n_folds": 3},
-    "full": {"epochs": 100, "n_folds": 10},
-}
+#: Settings per mode (epochs, n_folds), defined in :data:`semgru_keras.presets.MODES`: "full" is the
+#: paper's protocol (Section V-B); "quick" is the demo/test setting that runs on a laptop CPU in minutes.
+MODES = presets.MODES
 
 
 #: What a run leaves in ``runs/<dataset>/`` as tables (published to ``results/<dataset>/``).
@@ -128,14 +126,6 @@ class RunSettings:
 
     def to_dict(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
-
-
-def slug(dataset: str) -> str:
-    """Folder-safe name of a dataset name or path: one path component, never ``.`` or ``..``."""
-    text = str(dataset)
-    if "/" in text or "\\" in text or text in (".", ".."):
-        text = Path(text).expanduser().resolve().name
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "dataset"
 
 
 def settings(

@@ -8,6 +8,8 @@ Learning rate: Zeiler's Adadelta (the paper's reference [29]) has no learning ra
 a step of 1.0 times the adaptive update, with ε = 1e-6. ``keras.optimizers.Adadelta``
 defaults to ``learning_rate=0.001, rho=0.95``, which barely moves the weights; we pass
 ``learning_rate=1.0, rho=0.9, epsilon=1e-6`` explicitly.
+
+The defaults below are the paper's, from :data:`semgru_keras.presets.PAPER`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from .losses import CosineGramLoss
 from .model import without_padding_mask
+from .presets import PAPER
 
 __all__ = [
     "CropSequence",
@@ -39,7 +42,7 @@ __all__ = [
 ]
 
 
-def adadelta(learning_rate: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6) -> keras.optimizers.Optimizer:
+def adadelta(learning_rate: float = PAPER.learning_rate, rho: float = PAPER.rho, epsilon: float = 1e-6) -> keras.optimizers.Optimizer:
     """Adadelta as in Zeiler (2012) and the paper: step 1.0, ρ = 0.9, ε = 1e-6."""
     return keras.optimizers.Adadelta(learning_rate=learning_rate, rho=rho, epsilon=epsilon)
 
@@ -188,9 +191,9 @@ class CropSequence(keras.utils.PyDataset):
         self,
         sequences,
         targets,
-        crop_length: int = 100,
-        batch_size: int = 100,
-        seed: int = 0,
+        crop_length: int = PAPER.crop_length,
+        batch_size: int = PAPER.batch_size,
+        seed: int = PAPER.seed,
         min_batch: int = 2,
         ids=None,
         **kwargs,
@@ -244,15 +247,15 @@ def train_model(
     targets,
     *,
     loss: keras.losses.Loss | str | None = None,
-    epochs: int = 100,
-    batch_size: int = 100,
-    crop_length: int = 100,
-    learning_rate: float = 1.0,
-    rho: float = 0.9,
-    seed: int = 0,
+    epochs: int = PAPER.epochs,
+    batch_size: int = PAPER.batch_size,
+    crop_length: int = PAPER.crop_length,
+    learning_rate: float = PAPER.learning_rate,
+    rho: float = PAPER.rho,
+    seed: int = PAPER.seed,
     validation: tuple | None = None,
     callbacks=None,
-    verbose: int | str = 0,
+    verbose: int | str = PAPER.verbose,
     ids=None,
     jit_compile: bool | str = "auto",
     optimizer: keras.optimizers.Optimizer | None = None,

@@ -404,11 +404,12 @@ class Dataset:
 
 
 def slug(name: str) -> str:
-    """Folder-safe form of a dataset name or path (``results/<slug>/``, ``figures/<slug>/``)."""
+    """Folder-safe form of a dataset name or path (``results/<slug>/``, ``figures/<slug>/``,
+    ``runs/<slug>/``): one path component, never ``.`` or ``..``."""
     text = str(name)
-    if "/" in text or "\\" in text:
-        text = Path(text).name
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "dataset"
+    if "/" in text or "\\" in text or text in (".", ".."):
+        text = Path(text).expanduser().resolve().name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "dataset"
 
 
 # ---------------------------------------------------------------------- loading
