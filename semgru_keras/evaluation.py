@@ -25,6 +25,7 @@ import numpy as np
 
 from .data import slug
 from .handcrafted import HANDCRAFTED_KEY, handcrafted_features, stack_features
+from .parallel import on_cluster
 from .protocol import (
     QUICK_SVC_GRID,
     QUICK_SVR_GRID,
@@ -127,6 +128,7 @@ def evaluate(
     feature_config=None,
     progress: bool = True,
     dataset_options: Mapping | None = None,
+    scheduler: str | None = None,
     **overrides,
 ) -> CVResults:
     """The full protocol in one call: load, cross-validate, write results, tables and figures.
@@ -152,6 +154,10 @@ def evaluate(
         Progress bars (feature extraction, folds); ``False`` for quiet runs.
     dataset_options : dict, optional
         Extra keyword arguments of ``load_dataset``.
+    scheduler : str, optional
+        Address of a Dask scheduler (``"tcp://host:8786"``): the feature extraction and the
+        folds then run on its workers (:func:`semgru_keras.parallel.on_cluster`); give
+        ``n_jobs`` > 1. The numbers are those of a local run.
     **overrides
         Fields of :class:`EvaluationConfig` to change, e.g. ``n_folds=5, epochs=20``.
 
@@ -165,8 +171,9 @@ def evaluate(
         from .data import load_dataset
 
         dataset = load_dataset(dataset, root=root, **dict(dataset_options or {}))
-    results = cross_validate_dataset(dataset, config, feature_config=feature_config, cache_dir=cache_dir,
-                                     n_jobs=n_jobs, progress=progress)
+    with on_cluster(scheduler):
+        results = cross_validate_dataset(dataset, config, feature_config=feature_config, cache_dir=cache_dir,
+                                         n_jobs=n_jobs, progress=progress)
     name = slug(results.name)
     t0 = time.perf_counter()
     if results_dir is not None:

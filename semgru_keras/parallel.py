@@ -12,6 +12,17 @@ backend runs them elsewhere, e.g. on a Dask cluster::
     with joblib.parallel_config(backend="dask"):
         evaluate("emotify", root="…/emotify", n_jobs=10)
 
+which is what ``evaluate(..., scheduler="tcp://scheduler:8786")`` (:func:`on_cluster`) and the
+runner's ``--dask-scheduler`` do; from a shell, with a cluster started by ``dask scheduler`` and
+``dask worker tcp://scheduler:8786 --nthreads 1`` on each machine::
+
+    python -m semgru_keras.run --dataset emotify --data-root /shared/emotify --full \
+        -j 10 --dask-scheduler tcp://scheduler:8786
+
+The feature extraction goes to the cluster too (it uses joblib as well). The workers need
+the package, the data root and the feature cache at the same paths as the client (a shared
+file system), and one thread each (``--nthreads 1``): a fold's networks are small.
+
 No scheduler of our own: this module only prepares each worker before the work starts.
 A worker uses the parent's Keras backend (``KERAS_BACKEND``) and its share of the CPU
 threads: with ``threads=1`` XLA (JAX, TensorFlow's XLA) runs single-threaded, TensorFlow's
@@ -27,12 +38,33 @@ and the parallel run).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["WorkerSetup", "resolve_jobs", "run_in_worker"]
+__all__ = ["WorkerSetup", "on_cluster", "resolve_jobs", "run_in_worker"]
+
+
+@contextlib.contextmanager
+def on_cluster(scheduler: str | None):
+    """Within the block, joblib work (folds, feature extraction) runs on the Dask cluster at
+    ``scheduler`` (an address such as ``"tcp://host:8786"``); ``None`` changes nothing.
+
+    Raises ``ImportError`` naming the extra to install when ``dask.distributed`` is missing.
+    """
+    if not scheduler:
+        yield None
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise ImportError("a Dask scheduler needs dask.distributed: pip install 'semgru-keras[cluster]'") from exc
+    import joblib
+
+    with Client(scheduler) as client, joblib.parallel_config(backend="dask"):
+        yield client
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from semgru_keras.data import load_dataset
 from semgru_keras.evaluation import EvaluationConfig, cross_validate
 from semgru_keras.handcrafted import HANDCRAFTED_KEY, handcrafted_features, stack_features
-from semgru_keras.parallel import resolve_jobs
+from semgru_keras.parallel import on_cluster, resolve_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -59,13 +59,14 @@ def test_parallel_folds_give_the_sequential_results(small, sequential):
 
 def test_folds_on_a_dask_cluster_give_the_sequential_results(small, sequential):
     distributed = pytest.importorskip("dask.distributed")
-    import joblib
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client, joblib.parallel_config(backend="dask"):
+        # what evaluate(..., scheduler=ADDRESS) and the runner's --dask-scheduler do
+        with on_cluster(cluster.scheduler_address) as client, distributed.get_task_stream(client) as stream:
             on_dask = _run(small, n_jobs=2)
             workers = client.run(lambda: __import__("os").getpid())
     assert len(workers) == 2
+    assert len({task["worker"] for task in stream.data}) == 2  # the folds ran on the cluster's two workers
     _assert_same(sequential, on_dask)
 
 
