@@ -47,10 +47,15 @@ def test_notebook_is_stored_clean_and_canonical(path):
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
 
 
+RUNNER_PARAMETERS = ["dataset", "data_root", "mode", "seed", "epochs", "n_folds", "output_dir", "backend"]
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_lessons_take_the_runner_parameters(name):
+    """The runner's parameters first, in its order; a notebook's own ones (05's n_jobs, 06's audio_path) after."""
     names = notebook_parameters(NOTEBOOK_DIR / name)
-    assert names == ["dataset", "data_root", "mode", "seed", "epochs", "n_folds", "output_dir", "backend"]
+    assert names[:len(RUNNER_PARAMETERS)] == RUNNER_PARAMETERS
+    assert len(set(names)) == len(names), f"{name}: a parameter assigned twice"
     source = (NOTEBOOK_DIR / name).read_text(encoding="utf-8")
     assert "shared/data" not in source, "a development-only path in a notebook"
 
