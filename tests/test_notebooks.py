@@ -2,7 +2,7 @@
 
 Clean (no outputs), canonical nbformat JSON (what JupyterLab writes, so opening a notebook does not mark
 it modified), one `parameters` cell with the runner's parameters and backend, test markers as cell tags,
-checks as asserts, and a solutions notebook for every lesson.
+checks as asserts, one import style (`import semgru_keras as sk`), and a solutions notebook for every lesson.
 """
 
 import re
@@ -45,6 +45,15 @@ def test_notebook_is_stored_clean_and_canonical(path):
     first_import = next(i for i, c in enumerate(code) if re.search(r"^(import keras|import semgru_keras)", c.source, re.M))
     assert any('os.environ["KERAS_BACKEND"] = backend' in c.source for c in code[:first_import])
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_one_import_style(path):
+    """`import semgru_keras as sk` once; the package's modules and names are spelled `sk.plots.save`, `sk.run.settings`."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    imports = re.findall(r"^\s*(?:import|from)\s+semgru_keras\b.*$", code, re.M)
+    assert [line.strip() for line in imports] == ["import semgru_keras as sk"], imports
 
 
 RUNNER_PARAMETERS = ["dataset", "data_root", "mode", "seed", "epochs", "n_folds", "output_dir", "backend"]
