@@ -17,7 +17,7 @@ BENCH_ARGS ?=
 .PHONY: install test test-fast demo figures lab bench clean help
 
 help:
-	@echo "make demo    - run notebooks 01-05 with papermill on every built-in demo dataset -> runs/"
+	@echo "make demo    - run notebooks 01-06 with papermill on every built-in demo dataset -> runs/"
 	@echo "make test    - run the test suite (pytest + nbval over notebooks/ and notebooks/solutions/)"
 	@echo "make lab     - open JupyterLab on notebooks/ in the project's environment"
 	@echo "make figures - rerun the demo and replace the committed figures/<dataset>/ with its figures"

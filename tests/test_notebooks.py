@@ -2,7 +2,7 @@
 
 Clean (no outputs), canonical nbformat JSON (what JupyterLab writes, so opening a notebook does not mark
 it modified), one `parameters` cell with the runner's parameters and backend, test markers as cell tags,
-checks as asserts, and a solutions notebook for every lesson.
+checks as asserts, one import style (`import semgru_keras as sk`), and a solutions notebook for every lesson.
 """
 
 import re
@@ -47,10 +47,24 @@ def test_notebook_is_stored_clean_and_canonical(path):
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
 
 
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_one_import_style(path):
+    """`import semgru_keras as sk` once; the package's modules and names are spelled `sk.plots.save`, `sk.run.settings`."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    imports = re.findall(r"^\s*(?:import|from)\s+semgru_keras\b.*$", code, re.M)
+    assert [line.strip() for line in imports] == ["import semgru_keras as sk"], imports
+
+
+RUNNER_PARAMETERS = ["dataset", "data_root", "mode", "seed", "epochs", "n_folds", "output_dir", "backend"]
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_lessons_take_the_runner_parameters(name):
+    """The runner's parameters first, in its order; a notebook's own ones (05's n_jobs, 06's audio_path) after."""
     names = notebook_parameters(NOTEBOOK_DIR / name)
-    assert names == ["dataset", "data_root", "mode", "seed", "epochs", "n_folds", "output_dir", "backend"]
+    assert names[:len(RUNNER_PARAMETERS)] == RUNNER_PARAMETERS
+    assert len(set(names)) == len(names), f"{name}: a parameter assigned twice"
     source = (NOTEBOOK_DIR / name).read_text(encoding="utf-8")
     assert "shared/data" not in source, "a development-only path in a notebook"
 
