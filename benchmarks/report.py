@@ -1,7 +1,7 @@
 """Tables from a results file: ``python -m benchmarks.report benchmarks/results/<file>.json``.
 
-The same function prints the table at the end of a benchmark run, so the README's
-"Performance" table can be regenerated from the committed results file at any time.
+The same function prints the table at the end of a benchmark run, so the
+tables in benchmarks/README.md can be regenerated from the committed results file at any time.
 """
 
 from __future__ import annotations

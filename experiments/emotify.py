@@ -69,7 +69,7 @@ def table() -> pd.DataFrame:
 
     base_path = OUT / "results.json"
     if not base_path.is_file():
-        raise SystemExit(f"{base_path}: run the paper's protocol first (see README, 'Table I on Emotify')")
+        raise SystemExit(f"{base_path}: run the paper's protocol first (see results/emotify/README.md)")
     base = CVResults.load(base_path)
     rows = []
     entries = [(BASELINE[0], BASELINE[1], base, "semgru"), ("paper (standard GRU)", "the paper's protocol",
