@@ -25,7 +25,8 @@ Backend: the notebooks take it as a parameter (``backend``, default ``"jax"``) a
 :func:`semgru_keras.backends.choose_backend` (``$KERAS_BACKEND``; else a backend that can use a
 visible NVIDIA GPU; else JAX, the fastest for the paper's model on a CPU, see ``benchmarks/``)
 and prints the reason. ``-j N`` runs the outer folds in N worker processes (notebook parameter
-``n_jobs``); the numbers are those of a sequential run. ``run.json`` gives the wall time of
+``n_jobs``), ``--dask-scheduler ADDRESS`` on a Dask cluster's workers (:mod:`semgru_keras.parallel`);
+the numbers are those of a sequential run. ``run.json`` gives the wall time of
 every notebook and of every protocol stage (``stage_seconds``).
 
 Installed (``pip install .``), the runner reads the notebooks shipped inside the package
@@ -239,6 +240,8 @@ def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=N
         if key in ("epochs", "n_folds") and value is not None and (
                 not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "epochs" else 2)):
             raise RunError(f"-p {key} {value!r}: expected an integer ≥ {1 if key == 'epochs' else 2} or None")
+        if key == "scheduler" and value is not None and not (isinstance(value, str) and "://" in value):
+            raise RunError(f"-p scheduler {value!r}: expected a Dask scheduler address such as tcp://host:8786")
         if key == "n_jobs" and (not isinstance(value, int) or isinstance(value, bool) or value == 0 or value < -1):
             raise RunError(f"-p n_jobs {value!r}: expected a positive number of worker processes or -1 (all cores)")
     return known
@@ -527,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int,
                         help="worker processes for the outer folds (notebook parameter n_jobs; -1: all cores; "
                              "the numbers are identical to a sequential run)")
+    parser.add_argument("--dask-scheduler", metavar="ADDRESS",
+                        help="run the folds and the feature extraction on this Dask cluster, e.g. tcp://host:8786 "
+                             "(notebook parameter scheduler; with -j N; see semgru_keras.parallel)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     args = parser.parse_args(argv)
     datasets = DEMO_DATASETS if args.all_demo else (args.dataset,)
@@ -535,6 +541,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs == 0 or args.jobs < -1:
             parser.error(f"--jobs {args.jobs}: expected a positive number of workers or -1 (all cores)")
         parameters["n_jobs"] = args.jobs
+    if args.dask_scheduler:
+        parameters["scheduler"] = args.dask_scheduler
     publish = args.publish or bool(args.figures_dir or args.results_dir)
     if publish and tuple(args.notebooks) != NOTEBOOKS:
         parser.error("publishing needs a complete run (all notebooks): a partial set would mix with an older one")

@@ -16,7 +16,7 @@ from semgru_keras.run import (MODES, NOTEBOOKS, NotebookRunError, RunError, _val
                               main, notebook_parameters, run_notebooks, settings, slug)
 
 REPO = Path(__file__).resolve().parents[1]
-PARAMS = "dataset = 'x'\nmode = 'quick'\noutput_dir = None\ndata_root = None\nbackend = 'jax'\nseed = 0\nepochs = None\nn_jobs = 1"
+PARAMS = "dataset = 'x'\nmode = 'quick'\noutput_dir = None\ndata_root = None\nbackend = 'jax'\nseed = 0\nepochs = None\nn_jobs = 1\nscheduler = None"
 
 
 def test_settings_follow_the_mode(tmp_path):
@@ -98,6 +98,7 @@ def test_unknown_parameter_is_an_error_listing_the_known_ones(nbdir, no_kernels,
     ({"n_jobs": 0}, r"-p n_jobs 0: expected a positive number of worker processes or -1"),
     ({"n_jobs": -2}, r"-p n_jobs -2: expected a positive number"),
     ({"n_jobs": "all"}, r"-p n_jobs 'all': expected a positive number"),
+    ({"scheduler": "host"}, r"-p scheduler 'host': expected a Dask scheduler address"),
 ])
 def test_bad_parameter_values_are_errors(parameters, message, nbdir, no_kernels):
     with pytest.raises(RunError, match=message):
@@ -144,6 +145,9 @@ def test_jobs_option_becomes_the_n_jobs_parameter(nbdir, no_kernels, monkeypatch
     monkeypatch.setattr(runner, "run_notebooks", lambda dataset, **kw: seen.update(kw["parameters"]))
     assert main(["--dataset", "synthetic-gems", "--notebook-dir", str(nbdir), "--notebooks", "a.ipynb", "-j", "2"]) == 0
     assert seen == {"n_jobs": 2}
+    assert main(["--dataset", "synthetic-gems", "--notebook-dir", str(nbdir), "--notebooks", "a.ipynb", "-j", "4",
+                 "--dask-scheduler", "tcp://10.0.0.1:8786"]) == 0
+    assert seen == {"n_jobs": 4, "scheduler": "tcp://10.0.0.1:8786"}
     with pytest.raises(SystemExit):
         main(["--dataset", "synthetic-gems", "--notebook-dir", str(nbdir), "--notebooks", "a.ipynb", "-j", "0"])
     assert "--jobs 0: expected a positive number" in capsys.readouterr().err
