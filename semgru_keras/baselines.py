@@ -44,7 +44,7 @@ class StandardGRU(BaseEstimator):
 
     Parameters
     ----------
-    units, epochs, batch_size, crop_length, learning_rate, rho, init_stddev, reset_after, standardize
+    units, epochs, batch_size, crop_length, crops_per_song, learning_rate, rho, init_stddev, reset_after, standardize
         The training settings, defaults the paper's: see
         :class:`~semgru_keras.presets.TrainingSettings` (as in
         :class:`~semgru_keras.embedder.SemanticEmbedder`).
@@ -74,6 +74,7 @@ class StandardGRU(BaseEstimator):
         epochs: int = PAPER.epochs,
         batch_size: int = PAPER.batch_size,
         crop_length: int = PAPER.crop_length,
+        crops_per_song: int = PAPER.crops_per_song,
         learning_rate: float = PAPER.learning_rate,
         rho: float = PAPER.rho,
         init_stddev: float | None = PAPER.init_stddev,
@@ -87,6 +88,7 @@ class StandardGRU(BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.crop_length = crop_length
+        self.crops_per_song = crops_per_song
         self.learning_rate = learning_rate
         self.rho = rho
         self.init_stddev = init_stddev

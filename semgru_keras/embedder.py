@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .losses import gram_loss
 from .model import build_feature_model
 from .presets import PAPER, TrainingSettings
 from .training import check_sequences, embed, input_statistics, train_model
@@ -68,7 +69,7 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    units, epochs, batch_size, crop_length, learning_rate, rho, init_stddev, reset_after, standardize
+    units, epochs, batch_size, crop_length, crops_per_song, learning_rate, rho, init_stddev, reset_after, standardize
         The training settings, defaults the paper's: see
         :class:`~semgru_keras.presets.TrainingSettings`. The output has ``units[-1]``
         features; with ``standardize`` the training songs' input statistics are stored in
@@ -76,6 +77,9 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
     class_vectors : mapping, optional
         For class labels: label → annotation vector (e.g. :data:`QUADRANT_CORNERS`);
         default one-hot.
+    gram : {"cosine", "centered", "relu"}
+        The Gram target of the loss (:data:`~semgru_keras.losses.GRAM_VARIANTS`):
+        ``"cosine"`` is the paper's Eq. 13; the others are variants of the extended recipe.
     embed_length : int or None
         ``None`` (default, the paper's Eq. 11 over the whole song): ``transform`` reads
         every input vector of a song. An integer ``k`` reads only the middle ``k`` vectors
@@ -103,12 +107,14 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
         epochs: int = PAPER.epochs,
         batch_size: int = PAPER.batch_size,
         crop_length: int = PAPER.crop_length,
+        crops_per_song: int = PAPER.crops_per_song,
         learning_rate: float = PAPER.learning_rate,
         rho: float = PAPER.rho,
         init_stddev: float | None = PAPER.init_stddev,
         reset_after: bool = PAPER.reset_after,
         standardize: bool = PAPER.standardize,
         class_vectors: Mapping | None = None,
+        gram: str = "cosine",
         embed_length: int | None = None,
         seed: int = PAPER.seed,
         verbose: int = PAPER.verbose,
@@ -117,12 +123,14 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.crop_length = crop_length
+        self.crops_per_song = crops_per_song
         self.learning_rate = learning_rate
         self.rho = rho
         self.init_stddev = init_stddev
         self.reset_after = reset_after
         self.standardize = standardize
         self.class_vectors = class_vectors
+        self.gram = gram
         self.embed_length = embed_length
         self.seed = seed
         self.verbose = verbose
@@ -141,11 +149,12 @@ class SemanticEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"{len(X)} sequences but {len(annotations)} targets")
         if self.classes_ is not None and len(self.classes_) < 2:
             raise ValueError(f"y holds a single class {self.classes_.tolist()}: the feature learner needs at least 2")
+        loss = gram_loss(self.gram)  # an unknown name fails before any work
         settings = TrainingSettings.from_mapping(self.get_params())
         mean, variance = input_statistics(X) if settings.standardize else (None, None)
         self.model_ = build_feature_model(input_dim=np.asarray(X[0]).shape[1], input_mean=mean,
                                           input_variance=variance, **settings.model_params())
-        history = train_model(self.model_, X, annotations, **settings.fit_params())
+        history = train_model(self.model_, X, annotations, loss=loss, **settings.fit_params())
         self.history_ = dict(history.history)
         self.n_features_out_ = int(settings.units[-1])
         self.n_train_ = len(X)

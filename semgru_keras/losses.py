@@ -8,6 +8,21 @@ cosine similarities (Eq. 12) of every pair of songs, and the loss is
 
 so training pulls the geometry of the feature space towards that of the annotation
 space; ``d`` and ``k`` need not be equal.
+
+Two options, off by default (the default is Eq. 13 exactly), give the Gram targets used
+elsewhere in the literature; they are variants of the extended recipe (issue 16), not
+the paper's:
+
+* ``center=True`` subtracts the batch's mean row from ``F`` and from ``A`` before the row
+  normalisation, so the Gram matrices hold correlations between songs' deviations from
+  the batch mean (a correlation / CKA-style Gram): a feature shared by every song of the
+  batch no longer counts as similarity.
+* ``clip_negative=True`` sets negative cosines to zero in both Gram matrices before the
+  difference, as DINOv3's Gram loss does: dissimilar songs must not point the same way,
+  but how far apart they point is free. Emotify's annotation cosines are never negative,
+  so there only the features' are clipped.
+
+:data:`GRAM_VARIANTS` names them (``"cosine"`` = Eq. 13) and :func:`gram_loss` builds one.
 """
 
 from __future__ import annotations
@@ -15,7 +30,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["CosineGramLoss", "cosine_gram", "safe_l2_normalize"]
+__all__ = ["CosineGramLoss", "GRAM_VARIANTS", "cosine_gram", "gram_loss", "safe_l2_normalize"]
+
+#: Named Gram targets: name → options of :class:`CosineGramLoss` (``"cosine"``: the paper's Eq. 13).
+GRAM_VARIANTS: dict[str, dict[str, bool]] = {
+    "cosine": {},
+    "centered": {"center": True},
+    "relu": {"clip_negative": True},
+}
 
 
 def safe_l2_normalize(x, epsilon: float = 1e-12):
@@ -33,10 +55,18 @@ def safe_l2_normalize(x, epsilon: float = 1e-12):
     return ops.where(nonzero, x * ops.rsqrt(safe), 0.0)
 
 
-def cosine_gram(x, epsilon: float = 1e-12):
-    """Cosine-similarity (Gram) matrix ``X′X′ᵀ`` of the rows of ``x`` (Eq. 12), (batch, batch)."""
+def cosine_gram(x, epsilon: float = 1e-12, center: bool = False, clip_negative: bool = False):
+    """Cosine-similarity (Gram) matrix ``X′X′ᵀ`` of the rows of ``x`` (Eq. 12), (batch, batch).
+
+    ``center`` subtracts the mean row first (a correlation Gram); ``clip_negative`` sets
+    negative entries to zero. Both off: Eq. 12.
+    """
+    if center:
+        x = ops.convert_to_tensor(x)
+        x = x - ops.mean(x, axis=0, keepdims=True)
     x = safe_l2_normalize(x, epsilon)
-    return ops.matmul(x, ops.transpose(x))
+    gram = ops.matmul(x, ops.transpose(x))
+    return ops.relu(gram) if clip_negative else gram
 
 
 @keras.saving.register_keras_serializable(package="semgru_keras")
@@ -47,6 +77,12 @@ class CosineGramLoss(keras.losses.Loss):
     ----------
     squared : bool
         Return ``‖·‖_F²`` instead of ``‖·‖_F`` (smoother at the minimum; same minimiser).
+    center : bool
+        Subtract the batch's mean row from features and annotations before the row
+        normalisation (a correlation Gram; not the paper's).
+    clip_negative : bool
+        Set negative cosines to zero in both Gram matrices (as DINOv3's Gram loss; not the
+        paper's).
     epsilon : float
         Floor of squared norms, for zero rows and for the square root at the minimum.
     reduction, name, dtype
@@ -74,6 +110,8 @@ class CosineGramLoss(keras.losses.Loss):
         self,
         squared: bool = False,
         epsilon: float = 1e-12,
+        center: bool = False,
+        clip_negative: bool = False,
         reduction: str = "sum_over_batch_size",
         name: str = "cosine_gram",
         dtype=None,
@@ -81,11 +119,14 @@ class CosineGramLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.squared = bool(squared)
         self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.clip_negative = bool(clip_negative)
 
     def call(self, y_true, y_pred):
         y_pred = ops.convert_to_tensor(y_pred)
         y_true = ops.cast(y_true, y_pred.dtype)
-        diff = cosine_gram(y_pred, self.epsilon) - cosine_gram(y_true, self.epsilon)
+        options = dict(center=self.center, clip_negative=self.clip_negative)
+        diff = cosine_gram(y_pred, self.epsilon, **options) - cosine_gram(y_true, self.epsilon, **options)
         squared_norm = ops.sum(ops.square(diff))
         if self.squared:
             return squared_norm
@@ -95,5 +136,13 @@ class CosineGramLoss(keras.losses.Loss):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(squared=self.squared, epsilon=self.epsilon)
+        config.update(squared=self.squared, epsilon=self.epsilon, center=self.center,
+                      clip_negative=self.clip_negative)
         return config
+
+
+def gram_loss(gram: str = "cosine", **kwargs) -> CosineGramLoss:
+    """The :class:`CosineGramLoss` of a named Gram target (:data:`GRAM_VARIANTS`)."""
+    if gram not in GRAM_VARIANTS:
+        raise ValueError(f"unknown gram {gram!r}; choose from {sorted(GRAM_VARIANTS)}")
+    return CosineGramLoss(**GRAM_VARIANTS[gram], **kwargs)

@@ -39,6 +39,9 @@ class TrainingSettings:
         Songs per batch (paper: 100).
     crop_length : int
         Input vectors per random training crop (paper: 100 ≈ 5 s).
+    crops_per_song : int
+        Random crops of every training song per epoch (paper: 1; more is a variant of the
+        extended recipe, issue 16: an epoch then has that many times more batches).
     learning_rate, rho : float
         Adadelta's step and decay (Zeiler's step 1.0; paper: ρ = 0.9); see
         :func:`~semgru_keras.training.adadelta`.
@@ -59,6 +62,7 @@ class TrainingSettings:
     epochs: int = 100
     batch_size: int = 100
     crop_length: int = 100
+    crops_per_song: int = 1
     learning_rate: float = 1.0
     rho: float = 0.9
     init_stddev: float | None = 0.01
@@ -98,7 +102,7 @@ class TrainingSettings:
     def fit_params(self) -> dict:
         """Keyword arguments of :func:`~semgru_keras.training.train_model`."""
         return dict(epochs=self.epochs, batch_size=self.batch_size, crop_length=self.crop_length,
-                    learning_rate=self.learning_rate, rho=self.rho, seed=self.seed, verbose=self.verbose)
+                    crops_per_song=self.crops_per_song, learning_rate=self.learning_rate, rho=self.rho, seed=self.seed, verbose=self.verbose)
 
 
 #: The paper's hyperparameters (Section V-B).

@@ -91,7 +91,7 @@ def _sequences(ds: Dataset, feature_config: FeatureConfig, cache_dir, n_jobs: in
 
 
 def _embedder(config: EvaluationConfig, class_vectors=None) -> SemanticEmbedder:
-    return SemanticEmbedder(class_vectors=class_vectors, embed_length=config.embed_length,
+    return SemanticEmbedder(class_vectors=class_vectors, embed_length=config.embed_length, gram=config.gram,
                             **config.network_params(config.seed))
 
 

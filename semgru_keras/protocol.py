@@ -16,6 +16,16 @@ folds:
     the MIRToolbox features of [17] and [27]) + the same SVR/SVM, per feature group and
     all groups together.
 
+Not the paper's, and run only when asked for (:data:`OPTIONAL_SYSTEMS`; issue 16's
+extended recipe):
+
+``fusion``
+    The fold's learned SE-GRU features (the ``semgru`` system's model: no second
+    training) concatenated with the combined hand-crafted features, then the same inner
+    search and SVR/SVM. The pipeline standardises every input with the training songs'
+    statistics, so each block is standardised on the training songs; the blocks are not
+    re-weighted (``units[-1]`` learned against the hand-crafted block's columns).
+
 Model selection. SVR/SVM hyper-parameters are chosen by a grid search with an inner
 cross-validation on the training folds only (:data:`SVR_GRID`, :data:`SVC_GRID`): the
 held-out fold is never used to choose anything. Inputs are standardised with training
@@ -59,6 +69,7 @@ from sklearn.svm import SVC, SVR
 from .baselines import StandardGRU, is_classification_target
 from .embedder import SemanticEmbedder
 from .handcrafted import FEATURE_GROUPS
+from .losses import GRAM_VARIANTS
 from .metrics import accuracy, mean_pearson
 from .presets import MODES, PAPER, TrainingSettings
 from .results import CVResults
@@ -70,6 +81,7 @@ __all__ = [
     "QUICK_SVR_GRID",
     "QUICK_SVC_GRID",
     "SYSTEMS",
+    "OPTIONAL_SYSTEMS",
     "EvaluationConfig",
     "make_folds",
     "class_vectors_for",
@@ -88,6 +100,8 @@ QUICK_SVC_GRID: dict[str, list] = {"C": [1.0, 10.0], "gamma": ["scale"]}
 
 #: The three systems of the comparison.
 SYSTEMS: tuple[str, ...] = ("semgru", "standard_gru", "handcrafted")
+#: Systems beyond the paper, run only when named in ``EvaluationConfig.systems`` (see the module docstring).
+OPTIONAL_SYSTEMS: tuple[str, ...] = ("fusion",)
 
 
 
@@ -104,14 +118,15 @@ class EvaluationConfig:
     ----------
     n_folds : int
         Outer folds (paper: 10).
-    epochs, batch_size, crop_length, units, learning_rate, rho, init_stddev, reset_after, standardize
+    epochs, batch_size, crop_length, crops_per_song, units, learning_rate, rho, init_stddev, reset_after, standardize
         The GRU training settings (:class:`~semgru_keras.presets.TrainingSettings`).
     seed : int
         Seeds the folds, the inner searches and every network (fold ``f`` uses ``seed + f``).
     inner_folds : int
         Folds of the inner hyper-parameter search (on the training folds only).
     systems : tuple of str
-        Subset of :data:`SYSTEMS` to run.
+        Subset of :data:`SYSTEMS` to run, plus any of :data:`OPTIONAL_SYSTEMS` (``"fusion"``
+        needs ``"semgru"`` and ``"handcrafted"`` too).
     feature_groups : tuple of str
         Hand-crafted groups to evaluate (each alone and all together, "combined").
     svr_grid, svc_grid : dict
@@ -119,6 +134,9 @@ class EvaluationConfig:
     embed_length : int or None
         Semantic Embedding GRU features of the whole song (``None``, Eq. 11) or of its
         middle ``embed_length`` vectors (see :class:`~semgru_keras.embedder.SemanticEmbedder`).
+    gram : str
+        Gram target of the Semantic Embedding loss (:data:`~semgru_keras.losses.GRAM_VARIANTS`;
+        ``"cosine"``: the paper's Eq. 13).
     class_coding : {"auto", "onehot"}
         Annotation vectors for classes in the semantic embedding: ``"auto"`` uses the
         valence–arousal corners of :data:`~semgru_keras.vocabulary.QUADRANT_CORNERS` when
@@ -139,6 +157,7 @@ class EvaluationConfig:
     epochs: int = MODES["full"]["epochs"]
     batch_size: int = PAPER.batch_size
     crop_length: int = PAPER.crop_length
+    crops_per_song: int = PAPER.crops_per_song
     units: tuple[int, ...] = PAPER.units
     learning_rate: float = PAPER.learning_rate
     rho: float = PAPER.rho
@@ -152,6 +171,7 @@ class EvaluationConfig:
     svr_grid: Mapping[str, Sequence] = field(default_factory=lambda: dict(SVR_GRID))
     svc_grid: Mapping[str, Sequence] = field(default_factory=lambda: dict(SVC_GRID))
     embed_length: int | None = None
+    gram: str = "cosine"
     class_coding: str = "auto"
     use_groups: bool | None = None
     n_boot: int = 1000
@@ -162,9 +182,14 @@ class EvaluationConfig:
         object.__setattr__(self, "units", tuple(int(u) for u in self.units))
         object.__setattr__(self, "systems", tuple(self.systems))
         object.__setattr__(self, "feature_groups", tuple(self.feature_groups))
-        unknown = set(self.systems) - set(SYSTEMS)
+        unknown = set(self.systems) - set(SYSTEMS) - set(OPTIONAL_SYSTEMS)
         if unknown:
-            raise ValueError(f"unknown systems {sorted(unknown)}; choose from {SYSTEMS}")
+            raise ValueError(f"unknown systems {sorted(unknown)}; choose from {SYSTEMS + OPTIONAL_SYSTEMS}")
+        if "fusion" in self.systems and not {"semgru", "handcrafted"} <= set(self.systems):
+            raise ValueError("the 'fusion' system reuses the 'semgru' features and the 'handcrafted' ones: "
+                             "add both to systems")
+        if self.gram not in GRAM_VARIANTS:
+            raise ValueError(f"unknown gram {self.gram!r}; choose from {sorted(GRAM_VARIANTS)}")
         unknown = set(self.feature_groups) - set(FEATURE_GROUPS)
         if unknown:
             raise ValueError(f"unknown feature groups {sorted(unknown)}; choose from {FEATURE_GROUPS}")
@@ -434,6 +459,7 @@ def cross_validate(
         keys.append("standard_gru")
     if "handcrafted" in config.systems:
         keys += [f"handcrafted_{g}" for g in (*config.feature_groups, "combined")]
+    keys += [s for s in OPTIONAL_SYSTEMS if s in config.systems]
     for key in keys:
         results.predictions[key] = np.full(y.shape, np.nan) if task == "regression" else np.empty_like(y)
         results.train_indices[key] = []
@@ -446,6 +472,8 @@ def cross_validate(
     if handcrafted is not None:
         for g, h in handcrafted.items():
             results.n_features[f"handcrafted_{g}"] = int(h.shape[1])
+    if "fusion" in config.systems:
+        results.n_features["fusion"] = config.units[-1] + results.n_features["handcrafted_combined"]
 
     class_vectors = class_vectors_for(classes, config.class_coding) if task == "classification" else None
     started = time.perf_counter()
@@ -456,7 +484,7 @@ def cross_validate(
         for out in bar:
             _record_fold(results, out)
             if progress:
-                shown = ("semgru", "standard_gru", "handcrafted_combined")
+                shown = ("semgru", "standard_gru", "handcrafted_combined", "fusion")
                 bar.set_postfix({k: round(_fold_score(results, k, out["test"]), 3) for k in shown if k in results.predictions})
     results.wall_seconds = time.perf_counter() - started
     return results
@@ -525,7 +553,7 @@ def _fold_outputs(f: int, task: str, y, folds, config: EvaluationConfig, sequenc
         stages: dict = {}
         t0 = t = time.perf_counter()
         embedder = SemanticEmbedder(class_vectors=class_vectors, embed_length=config.embed_length,
-                                    **config.network_params(config.seed + f))
+                                    gram=config.gram, **config.network_params(config.seed + f))
         embedder.fit([sequences[i] for i in train], y_train)
         t = stamp(stages, "train", t)
         # One call for both sets: fewer distinct batch shapes, so fewer graph traces.
@@ -555,6 +583,14 @@ def _fold_outputs(f: int, task: str, y, folds, config: EvaluationConfig, sequenc
             pred, params = fit_predict_svm(h[train], y_train, h[test], **svm)
             seconds = time.perf_counter() - t0
             out["systems"][f"handcrafted_{g}"] = (pred, params, seconds, {"svm": seconds})
+
+    if "fusion" in config.systems:  # after the paper's systems, which it leaves as they are
+        t0 = time.perf_counter()
+        h = handcrafted["combined"]
+        pred, params = fit_predict_svm(np.concatenate([f_train, h[train]], axis=1),
+                                       y_train, np.concatenate([f_test, h[test]], axis=1), **svm)
+        seconds = time.perf_counter() - t0
+        out["systems"]["fusion"] = (pred, params, seconds, {"svm": seconds})
     return out
 
 

@@ -45,6 +45,8 @@ def system_label(system: str, task: str) -> str:
         return f"Semantic Embedding GRU + {learner}"
     if system == "standard_gru":
         return "Standard GRU"
+    if system == "fusion":
+        return f"Learned + all hand-crafted features + {learner}"
     if system.startswith("handcrafted_"):
         group = system[len("handcrafted_") :]
         name = "All hand-crafted features (combined)" if group == "combined" else f"{group.capitalize()} features"

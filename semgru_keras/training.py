@@ -178,6 +178,10 @@ class CropSequence(keras.utils.PyDataset):
         One row per song (annotations for the Semantic Embedding loss, or targets).
     crop_length, batch_size : int
         Vectors per crop (paper: 100) and songs per batch (paper: 100).
+    crops_per_song : int
+        Crops of every song per epoch (paper: 1). With ``k`` > 1 the epoch holds ``k·n``
+        crops, shuffled together into batches, so a batch may hold two crops of one song
+        (their annotations are identical: the loss asks for similar features).
     seed : int
         Seed of the per-epoch shuffling and crop positions.
     min_batch : int
@@ -196,6 +200,7 @@ class CropSequence(keras.utils.PyDataset):
         seed: int = PAPER.seed,
         min_batch: int = 2,
         ids=None,
+        crops_per_song: int = PAPER.crops_per_song,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -211,8 +216,11 @@ class CropSequence(keras.utils.PyDataset):
         self.crop_length = int(crop_length)
         self.batch_size = int(batch_size)
         self.min_batch = int(min_batch)
+        self.crops_per_song = int(crops_per_song)
+        if self.crops_per_song < 1:
+            raise ValueError(f"crops_per_song must be at least 1, got {crops_per_song}")
         self.rng = np.random.default_rng(seed)
-        n = len(self.sequences)
+        n = len(self.sequences) * self.crops_per_song
         n_batches = max(1, math.ceil(n / self.batch_size))
         if n_batches > 1 and n - (n_batches - 1) * self.batch_size < self.min_batch:
             n_batches -= 1
@@ -223,10 +231,16 @@ class CropSequence(keras.utils.PyDataset):
         return self._n_batches
 
     def on_epoch_end(self) -> None:
-        """Draw a new song order and a new crop start for every song."""
-        self.order = self.rng.permutation(len(self.sequences))
+        """Draw a new order of the epoch's crops and a new start for every crop.
+
+        Crop ``c`` is of song ``c mod n``; with one crop per song the draws are the
+        paper protocol's (a song order, then one start per song).
+        """
+        n = len(self.sequences)
+        self.order = self.rng.permutation(n * self.crops_per_song)
         self.starts = np.array(
-            [self.rng.integers(0, len(s) - self.crop_length + 1) for s in self.sequences]
+            [self.rng.integers(0, len(s) - self.crop_length + 1)
+             for _ in range(self.crops_per_song) for s in self.sequences]
         )
 
     def _batch_indices(self, idx: int) -> np.ndarray:
@@ -234,9 +248,10 @@ class CropSequence(keras.utils.PyDataset):
         return self.order[idx * self.batch_size : stop]
 
     def __getitem__(self, idx: int):
-        songs = self._batch_indices(idx)
+        crops = self._batch_indices(idx)
+        songs = crops % len(self.sequences)
         x = np.stack(
-            [self.sequences[i][self.starts[i] : self.starts[i] + self.crop_length] for i in songs]
+            [self.sequences[i][self.starts[c] : self.starts[c] + self.crop_length] for c, i in zip(crops, songs)]
         )
         return x, self.targets[songs]
 
@@ -250,6 +265,7 @@ def train_model(
     epochs: int = PAPER.epochs,
     batch_size: int = PAPER.batch_size,
     crop_length: int = PAPER.crop_length,
+    crops_per_song: int = PAPER.crops_per_song,
     learning_rate: float = PAPER.learning_rate,
     rho: float = PAPER.rho,
     seed: int = PAPER.seed,
@@ -265,7 +281,8 @@ def train_model(
 
     ``loss`` defaults to :class:`CosineGramLoss` (the Semantic Embedding GRU); pass
     ``"mse"`` for the standard GRU baseline (Eq. 14). ``validation`` is an optional
-    ``(sequences, targets)`` pair, cropped the same way with a fixed seed.
+    ``(sequences, targets)`` pair, cropped the same way with a fixed seed (one crop per
+    song). ``crops_per_song`` > 1 draws that many crops of every song per epoch.
 
     Speed: crops contain no padding, so the model is trained through
     :func:`~semgru_keras.model.without_padding_mask` (same weights, no mask). That matters
@@ -282,7 +299,7 @@ def train_model(
     rows equal; for the cosine-Gram loss, all rows pointing the same way, e.g. one class).
     """
     set_random_seed(seed)
-    data = CropSequence(sequences, targets, crop_length, batch_size, seed=seed, ids=ids)
+    data = CropSequence(sequences, targets, crop_length, batch_size, seed=seed, ids=ids, crops_per_song=crops_per_song)
     _check_targets(data.targets, cosine=loss is None or isinstance(loss, CosineGramLoss), ids=ids)
     val = None
     if validation is not None:
