@@ -137,6 +137,11 @@ class EvaluationConfig:
     gram : str
         Gram target of the Semantic Embedding loss (:data:`~semgru_keras.losses.GRAM_VARIANTS`;
         ``"cosine"``: the paper's Eq. 13).
+    n_seeds : int
+        Semantic Embedding GRUs per fold (paper: 1). With ``k`` > 1, fold ``f`` trains ``k``
+        networks seeded ``seed + f`` … ``seed + f + k − 1`` and the SVR/SVM (and ``fusion``)
+        gets their features side by side (``k · units[-1]`` values; the networks' feature
+        bases are unrelated, so they are concatenated, never averaged).
     class_coding : {"auto", "onehot"}
         Annotation vectors for classes in the semantic embedding: ``"auto"`` uses the
         valence–arousal corners of :data:`~semgru_keras.vocabulary.QUADRANT_CORNERS` when
@@ -172,6 +177,7 @@ class EvaluationConfig:
     svc_grid: Mapping[str, Sequence] = field(default_factory=lambda: dict(SVC_GRID))
     embed_length: int | None = None
     gram: str = "cosine"
+    n_seeds: int = 1
     class_coding: str = "auto"
     use_groups: bool | None = None
     n_boot: int = 1000
@@ -193,6 +199,8 @@ class EvaluationConfig:
         unknown = set(self.feature_groups) - set(FEATURE_GROUPS)
         if unknown:
             raise ValueError(f"unknown feature groups {sorted(unknown)}; choose from {FEATURE_GROUPS}")
+        if self.n_seeds < 1:
+            raise ValueError(f"n_seeds must be at least 1, got {self.n_seeds}")
         if self.n_folds < 2 or self.inner_folds < 2:
             raise ValueError("n_folds and inner_folds must be at least 2")
         if self.class_coding not in ("auto", "onehot"):
@@ -466,14 +474,14 @@ def cross_validate(
         results.best_params[key] = []
         results.fit_seconds[key] = []
     if "semgru" in config.systems:
-        results.n_features["semgru"] = config.units[-1]
+        results.n_features["semgru"] = config.units[-1] * config.n_seeds
     if "standard_gru" in config.systems:
         results.n_features["standard_gru"] = config.units[-1]
     if handcrafted is not None:
         for g, h in handcrafted.items():
             results.n_features[f"handcrafted_{g}"] = int(h.shape[1])
     if "fusion" in config.systems:
-        results.n_features["fusion"] = config.units[-1] + results.n_features["handcrafted_combined"]
+        results.n_features["fusion"] = results.n_features["semgru"] + results.n_features["handcrafted_combined"]
 
     class_vectors = class_vectors_for(classes, config.class_coding) if task == "classification" else None
     started = time.perf_counter()
@@ -546,20 +554,23 @@ def _fold_outputs(f: int, task: str, y, folds, config: EvaluationConfig, sequenc
 
     def stamp(stages: dict, stage: str, t0: float) -> float:
         now = time.perf_counter()
-        stages[stage] = now - t0
+        stages[stage] = stages.get(stage, 0.0) + now - t0  # summed over an ensemble's networks
         return now
 
     if "semgru" in config.systems:
         stages: dict = {}
         t0 = t = time.perf_counter()
-        embedder = SemanticEmbedder(class_vectors=class_vectors, embed_length=config.embed_length,
-                                    gram=config.gram, **config.network_params(config.seed + f))
-        embedder.fit([sequences[i] for i in train], y_train)
-        t = stamp(stages, "train", t)
-        # One call for both sets: fewer distinct batch shapes, so fewer graph traces.
-        learned = embedder.transform([sequences[i] for i in np.concatenate([train, test])])
+        learned = []
+        for j in range(config.n_seeds):  # one network, seeded seed + f, unless an ensemble is asked for
+            embedder = SemanticEmbedder(class_vectors=class_vectors, embed_length=config.embed_length,
+                                        gram=config.gram, **config.network_params(config.seed + f + j))
+            embedder.fit([sequences[i] for i in train], y_train)
+            t = stamp(stages, "train", t)
+            # One call for both sets: fewer distinct batch shapes, so fewer graph traces.
+            learned.append(embedder.transform([sequences[i] for i in np.concatenate([train, test])]))
+            t = stamp(stages, "embed", t)
+        learned = np.concatenate(learned, axis=1)
         f_train, f_test = learned[: len(train)], learned[len(train) :]
-        t = stamp(stages, "embed", t)
         pred, params = fit_predict_svm(f_train, y_train, f_test, **svm)
         stamp(stages, "svm", t)
         out["systems"]["semgru"] = (pred, params, time.perf_counter() - t0, stages)
