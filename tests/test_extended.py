@@ -282,7 +282,8 @@ def test_table_paired_deltas_and_folds_better(tmp_path):
     assert df.loc["fusion run: its paper SE-GRU", "Δ vs paper SE-GRU"] == 0.0
     assert df.loc["fusion run: its hand-crafted", "Δ vs hand-crafted"] == 0.0
     assert np.isnan(df.loc["protocol: paper SE-GRU", "Δ vs paper SE-GRU"])
-    assert df.loc["relu_gram", "minutes per fold (run)"] == pytest.approx(1.5)
+    assert df.loc["relu_gram", "minutes per fold"] == pytest.approx(1.5)
+    assert df.loc["fusion", "minutes per fold"] == pytest.approx(3.0)  # its own search + its SE-GRU
     low, high = df.loc["relu_gram", ["95 % CI low", "95 % CI high"]]
     assert low <= 0.7 <= high
 
