@@ -334,10 +334,11 @@ def run_notebooks(
             started = time.perf_counter()
             print(f"[{name}] ({i}/{len(notebooks)}) {notebook} ...", flush=True)
             try:
+                declared = notebook_parameters(source)  # a notebook gets only the parameters it declares
                 pm.execute_notebook(
                     str(source),
                     str(target),
-                    parameters=params,
+                    parameters={k: v for k, v in params.items() if not declared or k in declared},
                     kernel_name=kernel_name,
                     cwd=str(folder),
                     progress_bar=progress,
