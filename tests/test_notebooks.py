@@ -121,3 +121,14 @@ def test_seeding_matches_keras():
     with pytest.raises(ValueError, match="seed must be an integer"):
         set_random_seed(1.5)
 
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_papermill_reads_every_parameter(path):
+    """papermill parses each parameter line (its help and type); a line it cannot parse is skipped
+    with a warning ('Unable to parse line ...') and drops out of `papermill --help-notebook`."""
+    from papermill.inspection import inspect_notebook
+
+    from semgru_keras.run import notebook_parameters
+
+    assert list(inspect_notebook(str(path))) == notebook_parameters(path)
