@@ -379,14 +379,15 @@ def run_notebooks(
 
 def _stage_seconds(results_json: Path, since: float) -> dict | None:
     """Per-stage wall times of the protocol (``CVResults.stage_seconds``: extraction, each
-    system's training, embedding, SVR/SVM search and prediction summed over folds, report),
-    read from the run's ``results.json`` if this run wrote it."""
+    system's training, embedding, SVR/SVM search and prediction, the per-fold times summed over
+    folds; report), read from the run's ``results.json`` if this run wrote it."""
     if not results_json.is_file() or results_json.stat().st_mtime < since - 1.0:
         return None
     stages = json.loads(results_json.read_text(encoding="utf-8")).get("stage_seconds")
     if not stages:
         return None
-    return {system: {stage: round(float(sec), 1) for stage, sec in per.items()} for system, per in stages.items()}
+    return {system: {stage: round(float(sum(sec) if isinstance(sec, list) else sec), 1) for stage, sec in per.items()}
+            for system, per in stages.items()}
 
 
 def _ipc_kernel_manager():

@@ -155,9 +155,10 @@ def test_jobs_option_becomes_the_n_jobs_parameter(nbdir, no_kernels, monkeypatch
 
 def test_run_record_takes_the_protocol_stage_times(tmp_path):
     results = tmp_path / "results.json"
-    results.write_text(json.dumps({"stage_seconds": {"semgru": {"train": 12.345, "svm": 1.0},
-                                                     "extraction": {"input_sequences": 3.21}}}))
-    assert runner._stage_seconds(results, since=0.0) == {"semgru": {"train": 12.3, "svm": 1.0},
+    # as CVResults.save writes them: one time per fold (per stage), one for extraction
+    results.write_text(json.dumps({"stage_seconds": {"semgru": {"train": [12.345, 10.0], "svm": [1.0, 0.5]},
+                                                     "extraction": {"input_sequences": [3.21]}}}))
+    assert runner._stage_seconds(results, since=0.0) == {"semgru": {"train": 22.3, "svm": 1.5},
                                                          "extraction": {"input_sequences": 3.2}}
     # a results file older than the run is not this run's
     assert runner._stage_seconds(results, since=results.stat().st_mtime + 60) is None
