@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from semgru_keras.report import PUBLISHED_TABLE_I
@@ -46,7 +47,8 @@ def test_table_one_means_in_emotify_readme_come_from_results_json():
 
 
 def test_experiment_rows_in_emotify_readme_come_from_their_files():
-    base = CVResults.load(EMOTIFY / "results.json")
+    # the experiments ran with the earlier features; they are paired with the protocol run of that time
+    base = CVResults.load(EMOTIFY / "archive" / "file-rate-features" / "results.json")
     for path in sorted((EMOTIFY / "experiments").glob("*.json")):
         res = CVResults.load(path)
         system = "standard_gru" if "standard_gru" in res.predictions else "semgru"
@@ -94,5 +96,34 @@ def test_run_record_names_the_command_and_machine():
     record = json.loads((EMOTIFY / "run.json").read_text())
     assert record["command"].startswith("python -m semgru_keras.run --dataset emotify")
     assert record["mode"] == "full" and record["machine"]["cores"] >= 1
-    minutes, seconds = divmod(round(record["wall_seconds_with_startup"]), 60)
+    minutes, seconds = divmod(round(record.get("wall_seconds_with_startup", record["total_seconds"])), 60)
     assert f"It ran in **{minutes} min {seconds} s on {record['machine']['cores']} CPU cores**" in EMOTIFY_README
+
+
+def test_standard_gru_account_comes_from_its_files():
+    """The standard-GRU hypotheses table in results/emotify/README.md (issue 10) is its JSON files'."""
+    from semgru_keras.metrics import bootstrap_ci, mean_pearson
+
+    base = CVResults.load(EMOTIFY / "results.json")
+    y = np.asarray(base.y_true, dtype=np.float64)
+    folds = [np.flatnonzero(base.folds == f) for f in range(base.n_folds)]
+    reference = None
+    for name in ("paper", "epochs_300", "epsilon_1e-10", "minmax_targets", "keras_init"):
+        record = json.loads((EMOTIFY / "standard_gru" / f"{name}.json").read_text())
+        assert record["folds"] == base.folds.tolist(), name  # the run's folds
+        pred = np.asarray(record["whole"], dtype=np.float64)
+        scores = np.array([mean_pearson(y[i], pred[i]) for i in folds])
+        if name == "paper":  # the protocol's standard GRU, repeated bit for bit
+            np.testing.assert_array_equal(pred.astype(np.float32),
+                                          np.asarray(base.predictions["standard_gru"], dtype=np.float32))
+            reference = scores
+        low, high = bootstrap_ci(mean_pearson, y, pred, n_boot=1000, seed=0, folds=base.folds)
+        spread = np.nanmean(np.std(pred, axis=0) / np.std(y, axis=0))
+        loss = np.mean([curve[-1] / m for curve, m in zip(record["loss"], record["mean_predictor_mse"])])
+        row = next(line for line in EMOTIFY_README.splitlines() if line.startswith(f"| `{name}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[2] == f"{scores.mean():.3f} [{low:.2f}, {high:.2f}]", (name, cells[2])
+        if name != "paper":
+            diff = scores - reference
+            assert cells[3] == (f"{diff.mean():+.3f}".replace("-", "−") + f" ({int((diff > 0).sum())}/10)"), (name, cells[3])
+        assert cells[4] == f"{spread:.3f}" and cells[5] == f"{loss:.3f}", (name, cells[4:])
