@@ -88,13 +88,60 @@ def run_protocol(quick: bool, cores: int, say, data_root: str | None = None) -> 
     }
 
 
+def compare_runs(sequential: str | Path, parallel: str | Path, timing_reference: str | Path | None = None) -> dict:
+    """Compare two saved protocol runs (``results.json`` of the runner or of ``evaluate``):
+    per-system equality of the predictions, the protocol's wall time and its stages.
+
+    For runs made apart (e.g. two full runner runs), ``timing_reference`` may name a third
+    ``results.json`` whose wall time stands for the sequential one (a run that had the
+    machine to itself); the record says which file each figure comes from.
+    """
+    import numpy as np
+
+    from semgru_keras.results import CVResults
+    from semgru_keras.run import machine_record
+
+    seq, par = CVResults.load(sequential), CVResults.load(parallel)
+    if list(seq.ids) != list(par.ids) or not np.array_equal(seq.folds, par.folds):
+        raise SystemExit("the two runs differ in songs or folds: nothing to compare")
+    systems = {}
+    for system in seq.systems:
+        a, b = np.asarray(seq.predictions[system]), np.asarray(par.predictions[system])
+        systems[system] = {"identical": bool(np.array_equal(a, b)),
+                           "max_abs_difference": float(np.max(np.abs(a.astype(float) - b.astype(float)))),
+                           "score_sequential": seq.score(system), "score_parallel": par.score(system)}
+    timing = CVResults.load(timing_reference) if timing_reference else seq
+    stages = {system: {stage: round(float(np.sum(v)), 1) for stage, v in per.items()}
+              for system, per in par.stage_seconds.items()}
+    return {
+        "workload": f"the full protocol on {par.name} ({len(par.y_true)} songs, {par.n_folds} folds)",
+        "sequential_results": str(sequential),
+        "parallel_results": str(parallel),
+        "timing_reference": str(timing_reference or sequential),
+        "sequential_protocol_s": round(float(timing.wall_seconds), 1),
+        "parallel_protocol_s": round(float(par.wall_seconds), 1),
+        "speedup": round(float(timing.wall_seconds) / float(par.wall_seconds), 2),
+        "parallel_stage_seconds": stages,
+        "systems": systems,
+        "machine": machine_record(),
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.protocol", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--data-root", help="Emotify folder: the full Table I protocol (default: quick synthetic)")
+    parser.add_argument("--compare", nargs=2, metavar=("SEQUENTIAL", "PARALLEL"),
+                        help="instead of running: compare two saved results.json files")
+    parser.add_argument("--timing-reference", help="with --compare: the results.json whose wall time is the sequential one")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.compare:
+        record = compare_runs(*args.compare, timing_reference=args.timing_reference)
+        record["command"] = " ".join(["python -m benchmarks.protocol", *(argv if argv is not None else sys.argv[1:])])
+        Path(args.out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        return 0
     _one_run(args.n_jobs, args.data_root, Path(args.out))
     return 0
 

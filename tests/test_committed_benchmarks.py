@@ -56,3 +56,18 @@ def test_readme_demo_time_comes_from_the_committed_file():
     text = " ".join(README.split("## Two commands", 1)[1].split("\n## ", 1)[0].split())
     assert (f"`make demo` runs both built-in datasets in {cold['synthetic-gems']:.0f} s + "
             f"{cold['synthetic-quadrants']:.0f} s on {results['machine']['usable_cores']} CPU cores") in text
+
+
+def test_protocol_section_is_the_committed_protocol_record():
+    path = ROOT / "benchmarks" / "results" / "2026-11-26-vm-protocol-emotify.json"
+    record = json.loads(path.read_text())
+    section = BENCH_README.split("## The whole protocol", 1)[1]
+    assert f"| {record['sequential_protocol_s']:.1f} s |" in section
+    assert f"| {record['parallel_protocol_s']:.1f} s |" in section
+    assert f"| {record['speedup']:.2f}× |" in section
+    identical = [s for s, v in record["systems"].items() if v["identical"]]
+    assert {"semgru", "standard_gru"} <= set(identical)
+    worst = max(v["max_abs_difference"] for v in record["systems"].values())
+    assert f"at most {worst:.0e}".replace("e-04", "e-4") in section
+    minutes, seconds = divmod(round(record["parallel_protocol_s"]), 60)
+    assert f"({minutes} min {seconds} s)" in section
