@@ -28,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "jax")  # the fastest CPU backend (benchmarks/)
 
 import numpy as np  # noqa: E402
+
+from experiments import selected_variants  # noqa: E402
 import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,10 +213,7 @@ def main(argv=None) -> int:
         neighbours(args.data_root, args.cache_dir)
         return 0
     if not args.table:
-        names = args.only.split(",") if args.only else list(VARIANTS)
-        unknown = set(names) - set(VARIANTS)
-        if unknown:
-            parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+        names = selected_variants(parser, args.only, VARIANTS)
         for name in names:
             run_variant(name, args.data_root, args.cache_dir)
             write_table()

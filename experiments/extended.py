@@ -70,6 +70,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "jax")  # the fastest CPU backend (benchmarks/)
 
 import numpy as np  # noqa: E402
+
+from experiments import selected_variants  # noqa: E402
 import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,10 +251,7 @@ def main(argv=None) -> int:
         data_root = args.data_root or (os.environ.get("SEMGRU_EMOTIFY_ROOT") if args.dataset == "emotify" else None)
         if not data_root:
             parser.error("give --data-root")
-        names = args.only.split(",") if args.only else list(VARIANTS)
-        unknown = set(names) - set(VARIANTS)
-        if unknown:
-            parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+        names = selected_variants(parser, args.only, VARIANTS)
         for name in names:
             run_variant(args.dataset, name, data_root, args.cache_dir, args.n_jobs)
             write_table(args.dataset)

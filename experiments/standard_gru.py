@@ -51,6 +51,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "jax")  # the fastest CPU backend (benchmarks/)
 
 import numpy as np  # noqa: E402
+
+from experiments import selected_variants  # noqa: E402
 import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,10 +308,7 @@ def main(argv=None) -> int:
     if not args.table:
         if not args.data_root:
             parser.error("give --data-root (or set SEMGRU_EMOTIFY_ROOT)")
-        names = args.only.split(",") if args.only else list(VARIANTS)
-        unknown = set(names) - set(VARIANTS)
-        if unknown:
-            parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+        names = selected_variants(parser, args.only, VARIANTS)
         for name in names:
             started = time.perf_counter()
             run_variant(name, args.data_root, args.cache_dir, args.n_jobs)
