@@ -71,3 +71,6 @@ def test_protocol_section_is_the_committed_protocol_record():
     assert f"at most {worst:.0e}".replace("e-04", "e-4") in section
     minutes, seconds = divmod(round(record["parallel_protocol_s"]), 60)
     assert f"({minutes} min {seconds} s)" in section
+    # the top README's one-line summary
+    assert (f"takes {round(record['sequential_protocol_s'] / 60)} min with the folds in sequence and "
+            f"{round(record['parallel_protocol_s'] / 60)} min with `-j 2`") in " ".join(README.split())
