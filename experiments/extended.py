@@ -66,13 +66,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "jax")  # the fastest CPU backend (benchmarks/)
 
-import numpy as np  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from experiments import selected_variants  # noqa: E402
-import pandas as pd  # noqa: E402
+from experiments import selected_variants
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -238,6 +236,9 @@ def write_table(dataset: str, out: Path = RESULTS) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
+    # as a command (not on import, where it would leak into e.g. joblib workers started later)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # the fastest CPU backend (benchmarks/)
     parser = argparse.ArgumentParser(prog="python -m experiments.extended", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=DATASETS, required=True)
     parser.add_argument("--data-root", help="the data set's folder (Emotify: default $SEMGRU_EMOTIFY_ROOT)")

@@ -47,13 +47,11 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "jax")  # the fastest CPU backend (benchmarks/)
 
-import numpy as np  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from experiments import selected_variants  # noqa: E402
-import pandas as pd  # noqa: E402
+from experiments import selected_variants
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "emotify"
@@ -297,6 +295,9 @@ def write_table() -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
+    # as a command (not on import, where it would leak into e.g. joblib workers started later)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # the fastest CPU backend (benchmarks/)
     parser = argparse.ArgumentParser(prog="python -m experiments.standard_gru", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", default=os.environ.get("SEMGRU_EMOTIFY_ROOT"),
                         help="the Emotify folder (data.csv + emotifymusic/); default $SEMGRU_EMOTIFY_ROOT")

@@ -113,7 +113,7 @@ def run_in_worker(setup: WorkerSetup, func: Callable, *args, **kwargs) -> Any:
         ``KERAS_BACKEND`` before starting the workers, e.g. in the cluster's environment).
     """
     _limit_threads(setup.threads)
-    os.environ.setdefault("KERAS_BACKEND", setup.backend)
+    os.environ["KERAS_BACKEND"] = setup.backend  # the parent's, whatever the worker inherited
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 

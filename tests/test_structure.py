@@ -5,6 +5,9 @@ a package module that does), so that loading and checking data stays light.
 """
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "semgru_keras"
@@ -74,3 +77,15 @@ def test_no_import_cycle_between_package_modules():
         if m not in state:
             visit(m, [m])
     assert not cycles, cycles
+
+
+def test_importing_the_experiments_leaves_the_environment_alone():
+    """An experiment module used as a library must not set KERAS_BACKEND: joblib workers started later
+    in the same process would inherit it and run another backend than the parent (seen in CI)."""
+    code = ("import os, importlib; before = dict(os.environ)\n"
+            "for m in ('experiments.emotify', 'experiments.extended', 'experiments.standard_gru'):\n"
+            "    importlib.import_module(m)\n"
+            "assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())")
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
