@@ -66,7 +66,6 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-
 import numpy as np
 import pandas as pd
 

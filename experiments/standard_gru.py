@@ -47,7 +47,6 @@ import sys
 import time
 from pathlib import Path
 
-
 import numpy as np
 import pandas as pd
 
