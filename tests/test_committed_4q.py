@@ -83,3 +83,15 @@ def test_no_artist_in_two_folds_of_the_committed_run(results):
     assert len(folds) > 600
     shared = {a: f for a, f in folds.items() if len(f) > 1}
     assert not shared, list(shared.items())[:5]
+
+
+def test_time_section_comes_from_the_run_record():
+    record = json.loads((FOURQ / "run.json").read_text())
+    text = " ".join((FOURQ / "README.md").read_text(encoding="utf-8").split("## Time", 1)[1].split())
+    total = divmod(round(record["total_seconds"]), 60)
+    protocol = divmod(round(record["notebook_seconds"]["05_evaluation.ipynb"]), 60)
+    assert f"took {total[0]} min {total[1]} s with `-j 2`" in text and "-j 2" in record["command"]
+    assert f"{protocol[0]} min {protocol[1]} s;" in text
+    assert f"{round(record['stage_seconds']['extraction']['handcrafted'])} s of it" in text
+    train = [record["stage_seconds"][s]["train"] for s in ("semgru", "standard_gru")]
+    assert f"({round(train[0])} s and {round(train[1])} s)" in text
