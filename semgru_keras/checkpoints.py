@@ -45,16 +45,19 @@ from .results import _from_json, _to_json
 
 __all__ = ["FOLD_CODE", "FoldStore", "fold_key", "code_key", "array_digest", "key_differences"]
 
-#: Modules whose source decides a fold's numbers (see the module docstring). Whole files, as
-#: they are on disk: an edit anywhere in them (a docstring too) starts fresh folds, which is
-#: the safe side.
+#: The code that decides a fold's numbers (see the module docstring): whole modules, and the
+#: protocol's fold functions (``module:name,name``; the rest of protocol.py — fold assignment,
+#: progress, recording — changes no fold's numbers: the folds themselves are part of the key).
+#: Compared as syntax trees without docstrings, so an edit of prose reuses the folds and an
+#: edit of code does not.
 FOLD_CODE: tuple[str, ...] = (
     "semgru_keras.losses",
     "semgru_keras.model",
     "semgru_keras.training",
     "semgru_keras.embedder",
     "semgru_keras.baselines",
-    "semgru_keras.protocol",
+    "semgru_keras.presets",
+    "semgru_keras.protocol:_fold_outputs,fit_predict_svm,_svm_search,_splitter,_plain_params,class_vectors_for",
 )
 #: Settings of EvaluationConfig that do not change a fold's numbers.
 _NOT_NUMERIC = ("n_jobs", "verbose")
@@ -77,15 +80,34 @@ def array_digest(arrays: Sequence | None) -> str:
 
 
 def _code_digest(names: Sequence[str] = FOLD_CODE) -> str:
+    """SHA-256 over the syntax trees (docstrings left out) of modules or of named functions in them."""
+    import ast
     import importlib.util
 
     h = hashlib.sha256()
     for name in names:
-        spec = importlib.util.find_spec(name)
+        module, _, functions = name.partition(":")
+        spec = importlib.util.find_spec(module)
         if spec is None or not spec.origin:
-            raise ValueError(f"checkpoints: cannot find the source of module {name}")
-        h.update(name.encode())
-        h.update(Path(spec.origin).read_bytes())
+            raise ValueError(f"checkpoints: cannot find the source of module {module}")
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+        nodes = [tree]
+        if functions:
+            wanted = functions.split(",")
+            found = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            missing = [f for f in wanted if f not in found]
+            if missing:
+                raise ValueError(f"checkpoints: {module} has no {', '.join(missing)}")
+            nodes = [found[f] for f in wanted]
+        for node in nodes:
+            for sub in ast.walk(node):  # drop docstrings: prose is not code
+                body = getattr(sub, "body", None)
+                if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                        and isinstance(getattr(body[0], "value", None), ast.Constant)
+                        and isinstance(body[0].value.value, str)):
+                    sub.body = body[1:] or [ast.Pass()]
+            h.update(name.encode())
+            h.update(ast.dump(node, annotate_fields=False).encode())
     return h.hexdigest()
 
 

@@ -132,7 +132,8 @@ SCRIPT = textwrap.dedent("""
 def _evaluate(tmp_path, out, checkpoints, delay=0.0, **popen):
     script = tmp_path / "run_protocol.py"
     script.write_text(SCRIPT)
-    env = dict(os.environ, KERAS_BACKEND="jax")
+    repo = str(Path(__file__).resolve().parents[1])  # this checkout's package, not another installed one
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
     args = [sys.executable, str(script), str(out), str(tmp_path / "cache"), str(checkpoints), str(delay)]
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
@@ -159,3 +160,21 @@ def test_sigterm_after_the_first_fold_then_the_same_command_resumes(tmp_path):
     a, b = (json.loads((tmp_path / d / "synthetic-quadrants" / "results.json").read_text())
             for d in ("plain", "resumed"))
     assert {k: v for k, v in a.items() if k not in TIMINGS} == {k: v for k, v in b.items() if k not in TIMINGS}
+
+
+def test_prose_edits_keep_the_code_digest_and_code_edits_change_it(tmp_path, monkeypatch):
+    from semgru_keras.checkpoints import _code_digest
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = tmp_path / "foldcode_probe.py"
+    source = 'def fold(x):\n    """Eq. 13."""\n    return x + 1\n\n\ndef other():\n    return 0\n'
+    module.write_text(source)
+    before = _code_digest(["foldcode_probe:fold"])
+    module.write_text(source.replace("Eq. 13.", "The paper's Eq. 13, reworded.").replace("return 0", "return 1")
+                      + "# a comment\n")
+    assert _code_digest(["foldcode_probe:fold"]) == before  # docstring, comment, another function
+    assert _code_digest(["foldcode_probe"]) != _code_digest(["foldcode_probe:fold"])
+    module.write_text(source.replace("x + 1", "x + 2"))
+    assert _code_digest(["foldcode_probe:fold"]) != before
+    with pytest.raises(ValueError, match="has no missing"):
+        _code_digest(["foldcode_probe:missing"])
