@@ -565,13 +565,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("publishing needs a complete run (all notebooks): a partial set would mix with an older one")
     figures_dir = args.figures_dir or (project_root() / "figures" if args.publish else None)
     results_dir = args.results_dir or (project_root() / "results" if args.publish else None)
-    try:  # every dataset is checked before the first kernel starts
-        for dataset in datasets:
-            check_run(dataset, args.data_root, parameters, tuple(args.notebooks), args.notebook_dir)
-    except RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     with console.tee_output(args.log, " ".join(["python -m semgru_keras.run", *(argv or sys.argv[1:])])):
+        try:  # every dataset is checked before the first kernel starts
+            for dataset in datasets:
+                check_run(dataset, args.data_root, parameters, tuple(args.notebooks), args.notebook_dir)
+        except RunError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if args.log:  # the kernels' output (progress lines of every fold) through papermill's logger
             import logging
 

@@ -178,3 +178,20 @@ def test_prose_edits_keep_the_code_digest_and_code_edits_change_it(tmp_path, mon
     assert _code_digest(["foldcode_probe:fold"]) != before
     with pytest.raises(ValueError, match="has no missing"):
         _code_digest(["foldcode_probe:missing"])
+
+
+def test_log_file_keeps_what_a_command_prints(tmp_path, capsys):
+    from semgru_keras.console import tee_output
+    from semgru_keras.run import main
+
+    log = tmp_path / "logs" / "run.log"
+    with tee_output(log, "a command"):
+        print("fold 1/10 done")
+        print("a warning", file=sys.stderr)
+    out = capsys.readouterr()
+    assert "fold 1/10 done" in out.out and "a warning" in out.err  # the terminal still shows it
+    text = log.read_text()
+    assert "a command" in text and "fold 1/10 done" in text and "a warning" in text
+    # the runner's own errors land in the log too (found before any kernel starts)
+    assert main(["--dataset", "no-such-set", "--log", str(log)]) == 2
+    assert "unknown dataset 'no-such-set'" in log.read_text()
