@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments import selected_variants
+from experiments import add_run_options, selected_variants
+from semgru_keras.console import tee_output
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "emotify"
@@ -47,16 +48,26 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
 BASELINE = ("paper", "the paper's protocol (results/emotify/results.json)")
 
 
-def run_variant(name: str, data_root: str, cache_dir: str | None) -> Path:
-    """Cross-validate one variant and save its ``CVResults``."""
+def run_variant(name: str, data_root: str, cache_dir: str | None, resume: bool = True) -> Path:
+    """Cross-validate one variant and save its ``CVResults``.
+
+    With ``resume``, finished folds are saved in ``results/emotify/experiments/partial/<name>/``
+    and read back by a rerun (:mod:`semgru_keras.checkpoints`); the folder goes once the
+    variant is saved.
+    """
+    import shutil
+
     from semgru_keras import evaluation
 
     _, overrides, _ = VARIANTS[name]
     overrides = {"systems": ("semgru",), "n_jobs": 2, **overrides}  # n_jobs: inner SVR searches only
     started = time.perf_counter()
+    partial = OUT / "experiments" / "partial" / name
     results = evaluation.evaluate("emotify", root=data_root, results_dir=None, figures_dir=None,
-                                  cache_dir=cache_dir, progress=True, **overrides)
+                                  cache_dir=cache_dir, progress=True, checkpoint_dir=partial if resume else None,
+                                  **overrides)
     path = results.save(OUT / "experiments" / f"{name}.json")
+    shutil.rmtree(partial, ignore_errors=True)
     print(f"{name}: {results.score(VARIANTS[name][2]):.3f} in {time.perf_counter() - started:.0f} s", flush=True)
     return path
 
@@ -206,18 +217,20 @@ def main(argv=None) -> int:
     parser.add_argument("--cache-dir", help="feature cache (default: the package's)")
     parser.add_argument("--neighbours", action="store_true", help="only the nearest-neighbour demo")
     parser.add_argument("--table", action="store_true", help="only rebuild the table from saved runs")
+    add_run_options(parser)
     args = parser.parse_args(argv)
     if not args.table and not args.data_root:
         parser.error("give --data-root (or set SEMGRU_EMOTIFY_ROOT)")
-    if args.neighbours:
-        neighbours(args.data_root, args.cache_dir)
-        return 0
-    if not args.table:
-        names = selected_variants(parser, args.only, VARIANTS)
-        for name in names:
-            run_variant(name, args.data_root, args.cache_dir)
-            write_table()
-    write_table()
+    with tee_output(args.log):
+        if args.neighbours:
+            neighbours(args.data_root, args.cache_dir)
+            return 0
+        if not args.table:
+            names = selected_variants(parser, args.only, VARIANTS)
+            for name in names:
+                run_variant(name, args.data_root, args.cache_dir, resume=not args.fresh)
+                write_table()
+        write_table()
     return 0
 
 

@@ -50,7 +50,14 @@ built yet. Five variants compared over ten shared folds, with no correction for 
 comparisons: a single Δ of the size of the folds' spread is not evidence.
 
 Results: ``results/<dataset>/extended/<variant>.json`` (:class:`~semgru_keras.results.CVResults`)
-and the table ``results/<dataset>/extended.{csv,md}``. The fusion run trains the paper's SE-GRU
+and the table ``results/<dataset>/extended.{csv,md}``.
+
+Long runs resume (hours on two cores): every finished outer fold of a variant is saved in
+``results/<dataset>/extended/partial/<variant>/`` (:mod:`semgru_keras.checkpoints`; committed
+with the repository when a session ends mid-run, so the next one continues), and a variant whose
+results file exists with the protocol's folds is not run again. The same command after an
+interruption therefore continues where it stopped, with the numbers of an uninterrupted run;
+``--fresh`` recomputes everything, ``--log FILE`` keeps what it prints. The fusion run trains the paper's SE-GRU
 and the hand-crafted systems again; its rows for them must repeat the protocol's numbers
 (Δ ≈ 0 on the same backend, up to floating-point differences between processes with other thread
 counts), a check that the comparison is paired.
@@ -69,7 +76,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments import selected_variants
+from experiments import add_run_options, selected_variants
+from semgru_keras.console import tee_output
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -116,18 +124,28 @@ def _load_base(dataset: str, out: Path = RESULTS):
 
 
 def run_variant(dataset: str, name: str, data_root: str, cache_dir: str | None = None, n_jobs: int = -1,
-                out: Path = RESULTS) -> Path:
+                out: Path = RESULTS, resume: bool = True) -> Path:
     """Cross-validate one variant on the protocol run's folds and save its ``CVResults``.
 
     Refuses (before training) when the data set's songs or the folds would differ from
-    ``results/<dataset>/results.json``'s.
+    ``results/<dataset>/results.json``'s. With ``resume``, a variant already saved with those
+    folds is not run again, and the folds of an interrupted run (``extended/partial/<name>/``)
+    are read back instead of computed; the partial folder is removed once the variant is saved.
     """
     from semgru_keras.data import load_dataset
     from semgru_keras.evaluation import cross_validate_dataset
     from semgru_keras.protocol import make_folds
+    from semgru_keras.results import CVResults
 
     base = _load_base(dataset, out)
     config = variant_config(base.config, name)
+    path = out / dataset / "extended" / f"{name}.json"
+    if resume and path.is_file():
+        done = CVResults.load(path)
+        if np.array_equal(done.folds, base.folds) and done.config == {**done.config, **config.to_dict()}:
+            print(f"{dataset} {name}: already saved in {path} with the protocol's folds and settings (--fresh runs "
+                  "it again)", flush=True)
+            return path
     ds = load_dataset(dataset, root=data_root)
     if [str(i) for i in ds.ids] != [str(i) for i in base.ids]:
         raise SystemExit(f"{dataset}: the data set's songs differ from {out / dataset / 'results.json'}; "
@@ -137,9 +155,17 @@ def run_variant(dataset: str, name: str, data_root: str, cache_dir: str | None =
     if not np.array_equal(folds, base.folds):
         raise SystemExit(f"{name}: its folds would differ from {out / dataset / 'results.json'}'s; "
                          "rerun the protocol first")
+    partial = out / dataset / "extended" / "partial" / name
     started = time.perf_counter()
-    results = cross_validate_dataset(ds, config, cache_dir=cache_dir, n_jobs=n_jobs, progress=True)
-    path = results.save(out / dataset / "extended" / f"{name}.json")
+    results = cross_validate_dataset(ds, config, cache_dir=cache_dir, n_jobs=n_jobs, progress=True,
+                                     checkpoint_dir=partial if resume else None)
+    path = results.save(path)
+    if resume:  # the variant's record is its results file now
+        import shutil
+
+        shutil.rmtree(partial, ignore_errors=True)
+        if partial.parent.is_dir() and not any(partial.parent.iterdir()):
+            partial.parent.rmdir()
     system = VARIANTS[name][2]
     print(f"{dataset} {name}: {results.score(system):.3f} ({results.metric_name}) "
           f"in {time.perf_counter() - started:.0f} s", flush=True)
@@ -246,16 +272,18 @@ def main(argv=None) -> int:
     parser.add_argument("-j", "--n-jobs", type=int, default=-1,
                         help="worker processes for the outer folds (default: all cores; the results do not change)")
     parser.add_argument("--table", action="store_true", help="only rebuild the table from saved runs")
+    add_run_options(parser)
     args = parser.parse_args(argv)
-    if not args.table:
-        data_root = args.data_root or (os.environ.get("SEMGRU_EMOTIFY_ROOT") if args.dataset == "emotify" else None)
-        if not data_root:
-            parser.error("give --data-root")
-        names = selected_variants(parser, args.only, VARIANTS)
-        for name in names:
-            run_variant(args.dataset, name, data_root, args.cache_dir, args.n_jobs)
-            write_table(args.dataset)
-    write_table(args.dataset)
+    with tee_output(args.log):
+        if not args.table:
+            data_root = args.data_root or (os.environ.get("SEMGRU_EMOTIFY_ROOT") if args.dataset == "emotify" else None)
+            if not data_root:
+                parser.error("give --data-root")
+            names = selected_variants(parser, args.only, VARIANTS)
+            for name in names:
+                run_variant(args.dataset, name, data_root, args.cache_dir, args.n_jobs, resume=not args.fresh)
+                write_table(args.dataset)
+        write_table(args.dataset)
     return 0
 
 

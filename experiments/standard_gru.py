@@ -50,7 +50,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments import selected_variants
+from experiments import add_run_options, selected_variants
+from semgru_keras.console import tee_output
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "emotify"
@@ -116,11 +117,17 @@ def _fold(f: int, folds: np.ndarray, targets: np.ndarray, sequences: list, setti
     }
 
 
-def run_variant(name: str, data_root: str, cache_dir: str | None, n_jobs: int) -> Path:
-    """All ten folds of one variant (in ``n_jobs`` processes); saves a JSON file and returns its path."""
+def run_variant(name: str, data_root: str, cache_dir: str | None, n_jobs: int, resume: bool = True) -> Path:
+    """All ten folds of one variant (in ``n_jobs`` processes); saves a JSON file and returns its path.
+
+    With ``resume``, every finished fold is saved in ``results/emotify/standard_gru/partial/<name>/``
+    (:class:`~semgru_keras.checkpoints.FoldStore`, keyed by the variant's settings, the folds, the
+    inputs and this fold code) and read back by a rerun; the folder goes once the variant is saved.
+    """
     import joblib
     import keras
 
+    from semgru_keras.checkpoints import FoldStore, array_digest, code_key
     from semgru_keras.data import load_dataset
     from semgru_keras.evaluation import CVResults
     from semgru_keras.parallel import WorkerSetup, resolve_jobs, run_in_worker
@@ -133,12 +140,32 @@ def run_variant(name: str, data_root: str, cache_dir: str | None, n_jobs: int) -
     targets = np.asarray(ds.annotations, dtype=np.float64)
     _, settings = VARIANTS[name]
     n_folds = int(base.folds.max()) + 1
-    workers = resolve_jobs(n_jobs, n_folds)
+    partial = OUT / "standard_gru" / "partial" / name
+    store = None
+    if resume:
+        key = {"variant": name, "settings": settings, "data": {"folds": array_digest([base.folds]),
+               "targets": array_digest([targets]), "sequences": array_digest(sequences)},
+               "code": code_key(extra=["experiments.standard_gru:_fold"])}
+        store = FoldStore(partial, key)
+    saved = store.done() if store is not None else []
+    if saved:
+        print(f"{name}: resuming, folds {', '.join(str(f + 1) for f in saved)} of {n_folds} read from {store.path}",
+              flush=True)
+    todo = [f for f in range(n_folds) if f not in saved]
+    workers = resolve_jobs(n_jobs, max(1, len(todo)))
     setup = WorkerSetup(keras.backend.backend(), threads=max(1, joblib.cpu_count() // workers))
     started = time.perf_counter()
-    outs = joblib.Parallel(n_jobs=workers)(
-        joblib.delayed(run_in_worker)(setup, _fold, f, base.folds, targets, sequences, settings) for f in range(n_folds)
-    )
+    outs = [store.load(f) for f in saved]
+    for out in joblib.Parallel(n_jobs=workers, return_as="generator_unordered")(
+            joblib.delayed(run_in_worker)(setup, _fold, f, base.folds, targets, sequences, settings) for f in todo):
+        if store is not None:
+            store.save(out)
+        outs.append(out)
+        elapsed = time.perf_counter() - started
+        left = elapsed / (len(outs) - len(saved)) * (n_folds - len(outs))
+        print(f"{name}: fold {out['fold'] + 1}/{n_folds} done; {len(outs)}/{n_folds} folds, {elapsed / 60:.1f} min "
+              f"elapsed, about {left / 60:.1f} min left", flush=True)
+    outs.sort(key=lambda o: o["fold"])
     whole = np.full(targets.shape, np.nan)
     crops = np.full(targets.shape, np.nan)
     for out in outs:
@@ -161,6 +188,10 @@ def run_variant(name: str, data_root: str, cache_dir: str | None, n_jobs: int) -
     path = OUT / "standard_gru" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record), encoding="utf-8")
+    if store is not None:  # the variant's record is its JSON file now
+        import shutil
+
+        shutil.rmtree(partial, ignore_errors=True)
     return path
 
 
@@ -304,17 +335,19 @@ def main(argv=None) -> int:
     parser.add_argument("--cache-dir", help="feature cache (default: the package's)")
     parser.add_argument("-j", "--n-jobs", type=int, default=-1, help="worker processes for the folds (default: all cores)")
     parser.add_argument("--table", action="store_true", help="only rebuild the table and figures from saved runs")
+    add_run_options(parser)
     args = parser.parse_args(argv)
-    if not args.table:
-        if not args.data_root:
-            parser.error("give --data-root (or set SEMGRU_EMOTIFY_ROOT)")
-        names = selected_variants(parser, args.only, VARIANTS)
-        for name in names:
-            started = time.perf_counter()
-            run_variant(name, args.data_root, args.cache_dir, args.n_jobs)
-            print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
-            write_table()
-    write_table()
+    with tee_output(args.log):
+        if not args.table:
+            if not args.data_root:
+                parser.error("give --data-root (or set SEMGRU_EMOTIFY_ROOT)")
+            names = selected_variants(parser, args.only, VARIANTS)
+            for name in names:
+                started = time.perf_counter()
+                run_variant(name, args.data_root, args.cache_dir, args.n_jobs, resume=not args.fresh)
+                print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
+                write_table()
+        write_table()
     return 0
 
 

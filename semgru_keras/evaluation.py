@@ -69,6 +69,7 @@ def cross_validate_dataset(
     n_jobs: int = 1,
     shuffle_targets: bool = False,
     progress: bool = True,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> CVResults:
     """:func:`cross_validate` on a :class:`semgru_keras.data.Dataset`.
 
@@ -77,7 +78,8 @@ def cross_validate_dataset(
     ``cache_dir`` and computed with ``n_jobs`` processes; the outer folds run in ``n_jobs``
     worker processes too (see :func:`cross_validate`). ``shuffle_targets=True`` permutes
     the targets across songs (seeded): a null experiment in which every system must score
-    at chance.
+    at chance. ``checkpoint_dir`` saves every finished fold there and resumes from the
+    folds a previous run saved (see :func:`cross_validate`).
     """
     config = config or EvaluationConfig()
     extraction: dict = {}
@@ -110,6 +112,7 @@ def cross_validate_dataset(
         name=ds.name + (" (shuffled targets)" if shuffle_targets else ""),
         progress=progress,
         n_jobs=n_jobs,
+        checkpoint_dir=checkpoint_dir,
     )
     results.stage_seconds["extraction"] = extraction  # reading the cache, or computing what it lacks
     return results
@@ -129,6 +132,7 @@ def evaluate(
     progress: bool = True,
     dataset_options: Mapping | None = None,
     scheduler: str | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
     **overrides,
 ) -> CVResults:
     """The full protocol in one call: load, cross-validate, write results, tables and figures.
@@ -158,6 +162,10 @@ def evaluate(
         Address of a Dask scheduler (``"tcp://host:8786"``): the feature extraction and the
         folds then run on its workers (:func:`semgru_keras.parallel.on_cluster`); give
         ``n_jobs`` > 1. The numbers are those of a local run.
+    checkpoint_dir : path, optional
+        Save every finished outer fold under this folder; a rerun with the same settings,
+        data and code reads them back and computes only the missing folds
+        (:mod:`semgru_keras.checkpoints`), with the results of an uninterrupted run.
     **overrides
         Fields of :class:`EvaluationConfig` to change, e.g. ``n_folds=5, epochs=20``.
 
@@ -173,7 +181,7 @@ def evaluate(
         dataset = load_dataset(dataset, root=root, **dict(dataset_options or {}))
     with on_cluster(scheduler):
         results = cross_validate_dataset(dataset, config, feature_config=feature_config, cache_dir=cache_dir,
-                                         n_jobs=n_jobs, progress=progress)
+                                         n_jobs=n_jobs, progress=progress, checkpoint_dir=checkpoint_dir)
     name = slug(results.name)
     t0 = time.perf_counter()
     if results_dir is not None:

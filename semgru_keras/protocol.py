@@ -55,6 +55,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -370,6 +371,7 @@ def cross_validate(
     name: str = "dataset",
     progress: bool = True,
     n_jobs: int | None = 1,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> CVResults:
     """Run the three systems on the same outer folds and collect out-of-fold predictions.
 
@@ -403,6 +405,10 @@ def cross_validate(
         ``1`` runs them here, one after another). The folds are independent and seeded, so
         the results are the same either way; inside ``joblib.parallel_config(backend="dask")``
         they run on a Dask cluster (:mod:`semgru_keras.parallel`).
+    checkpoint_dir : path, optional
+        Save every finished outer fold under this folder and read back the folds a previous
+        run with the same settings, data and code saved there (:mod:`semgru_keras.checkpoints`):
+        an interrupted run resumes, with the results of an uninterrupted one.
 
     Returns
     -------
@@ -484,39 +490,79 @@ def cross_validate(
         results.n_features["fusion"] = results.n_features["semgru"] + results.n_features["handcrafted_combined"]
 
     class_vectors = class_vectors_for(classes, config.class_coding) if task == "classification" else None
+    store = None
+    if checkpoint_dir is not None:
+        from .checkpoints import FoldStore, fold_key
+
+        key = fold_key(config, task=task, y=y, folds=folds, sequences=sequences if needs_sequences else None,
+                       handcrafted=handcrafted, groups=groups_arr, ids=results.ids, class_vectors=class_vectors)
+        store = FoldStore(checkpoint_dir, key, say=_say)
     started = time.perf_counter()
     shared = (task, y, folds, config, sequences, handcrafted, class_vectors, groups_arr)
-    outputs = _map_folds(shared, config.n_folds, n_jobs)
-    bar = _progress(outputs, progress, f"{name}: folds", total=config.n_folds)
+    resumed = store.done() if store is not None else []
+    resumed = [f for f in resumed if f < config.n_folds]
+    if resumed:
+        _say(f"[{name}] resuming: folds {', '.join(str(f + 1) for f in resumed)} of {config.n_folds} read from "
+             f"{store.path}")
+    todo = [f for f in range(config.n_folds) if f not in resumed]
+    outputs = [store.load(f) for f in resumed] if resumed else []
+    bar = _progress(_map_folds(shared, todo, n_jobs), progress, f"{name}: folds", total=config.n_folds,
+                    initial=len(resumed))
+    shown = ("semgru", "standard_gru", "handcrafted_combined", "fusion")
     with _quiet_retracing():
         for out in bar:
-            _record_fold(results, out)
+            if store is not None:
+                store.save(out)
+            outputs.append(out)
+            scores = {k: round(_score(results, k, out), 3) for k in shown if k in out["systems"]}
             if progress:
-                shown = ("semgru", "standard_gru", "handcrafted_combined", "fusion")
-                bar.set_postfix({k: round(_fold_score(results, k, out["test"]), 3) for k in shown if k in results.predictions})
+                bar.set_postfix(scores)
+                elapsed = time.perf_counter() - started
+                computed = len(outputs) - len(resumed)
+                left = elapsed / computed * (config.n_folds - len(outputs))
+                fold_s = sum(v[2] for v in out["systems"].values())
+                _say(f"[{name}] fold {out['fold'] + 1}/{config.n_folds} done ({fold_s:.0f} s of fitting"
+                     f"{'; saved' if store is not None else ''}): {len(outputs)}/{config.n_folds} folds, "
+                     f"{_minutes(elapsed)} elapsed, about {_minutes(left)} left", bar)
+    for out in sorted(outputs, key=lambda o: o["fold"]):  # in fold order: the record does not depend on timing
+        _record_fold(results, out)
     results.wall_seconds = time.perf_counter() - started
     return results
 
 
-def _map_folds(shared: tuple, n_folds: int, n_jobs: int | None):
-    """Fold outputs in fold order: in this process (``n_jobs=1``) or from joblib workers.
+def _map_folds(shared: tuple, folds: Sequence[int], n_jobs: int | None):
+    """Fold outputs of ``folds``, each as soon as it is finished: here (``n_jobs=1``) or from joblib workers.
 
     Workers run whatever joblib backend is active (loky processes by default; Dask, Ray, …
     inside ``joblib.parallel_config(backend=...)``), each with its share of the CPU threads
-    (:mod:`semgru_keras.parallel`).
+    (:mod:`semgru_keras.parallel`). Outputs come in the order they finish, so a fold is saved
+    (``checkpoint_dir``) the moment it is done.
     """
     import joblib
 
     from .parallel import WorkerSetup, resolve_jobs, run_in_worker
 
-    n_workers = resolve_jobs(n_jobs, n_folds)
+    folds = list(folds)
+    n_workers = resolve_jobs(n_jobs, len(folds)) if folds else 1
     if n_workers == 1:
-        return (_fold_outputs(f, *shared) for f in range(n_folds))
+        return (_fold_outputs(f, *shared) for f in folds)
     import keras
 
     setup = WorkerSetup(backend=keras.backend.backend(), threads=max(1, joblib.cpu_count() // n_workers))
-    parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator")
-    return parallel(joblib.delayed(run_in_worker)(setup, _fold_outputs, f, *shared) for f in range(n_folds))
+    parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator_unordered")
+    return parallel(joblib.delayed(run_in_worker)(setup, _fold_outputs, f, *shared) for f in folds)
+
+
+def _say(message: str, bar=None) -> None:
+    """A progress line: above the progress bar when there is one (tqdm), else on stdout."""
+    if bar is not None and hasattr(bar, "write"):
+        bar.write(message)
+    else:
+        print(message, flush=True)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 @contextlib.contextmanager
@@ -626,17 +672,19 @@ def _record_fold(results: CVResults, out: dict) -> None:
         results.projection = out["projection"]
 
 
-def _fold_score(results: CVResults, key: str, test) -> float:
+def _score(results: CVResults, key: str, out: dict) -> float:
+    """System ``key``'s score on the held-out songs of fold output ``out``."""
     fn = mean_pearson if results.task == "regression" else accuracy
+    test = out["test"]
     try:
-        return float(fn(results.y_true[test], results.predictions[key][test]))
+        return float(fn(results.y_true[test], np.asarray(out["systems"][key][0])))
     except ValueError:
         return float("nan")
 
 
-def _progress(iterable, enabled: bool, desc: str, total: int | None = None):
+def _progress(iterable, enabled: bool, desc: str, total: int | None = None, initial: int = 0):
     if not enabled:
         return iterable
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, unit="fold", total=total)
+    return tqdm(iterable, desc=desc, unit="fold", total=total, initial=initial)

@@ -29,6 +29,13 @@ and prints the reason. ``-j N`` runs the outer folds in N worker processes (note
 the numbers are those of a sequential run. ``run.json`` gives the wall time of
 every notebook and of every protocol stage (``stage_seconds``).
 
+Long runs resume: notebook 05 saves every finished outer fold in ``runs/<dataset>/folds/``
+(:mod:`semgru_keras.checkpoints`), so the same command after an interruption reads those folds
+and computes only the rest, with the numbers of an uninterrupted run; a changed setting, data or
+fold code never reuses a fold. ``--fresh`` computes every fold again; ``--log FILE`` copies
+everything the run prints (the notebooks' per-fold progress lines too) to ``FILE``, for runs in
+the background (``nohup python -m semgru_keras.run ... --log run.log &``).
+
 Installed (``pip install .``), the runner reads the notebooks shipped inside the package
 (``semgru_keras/notebooks``) unless ``--notebook-dir`` says otherwise, and writes under
 ``./runs``. The notebooks call :func:`settings` in their first code cells to turn the
@@ -51,7 +58,7 @@ import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import presets
+from . import console, presets
 from .data import slug
 from .backends import choose_backend, default_backend
 
@@ -536,6 +543,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the folds and the feature extraction on this Dask cluster, e.g. tcp://host:8786 "
                              "(notebook parameter scheduler; with -j N; see semgru_keras.parallel)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    parser.add_argument("--log", metavar="FILE",
+                        help="also write everything the run prints, the notebooks' output included (per-fold "
+                             "progress lines with elapsed time and estimate), to FILE: for runs in the background")
+    parser.add_argument("--fresh", action="store_true",
+                        help="compute every fold again instead of reading the folds an interrupted run with the "
+                             "same settings, data and code saved in runs/<dataset>/folds (notebook parameter resume)")
     args = parser.parse_args(argv)
     datasets = DEMO_DATASETS if args.all_demo else (args.dataset,)
     parameters = {key: _value(value) for key, value in args.parameter}
@@ -545,37 +558,45 @@ def main(argv: list[str] | None = None) -> int:
         parameters["n_jobs"] = args.jobs
     if args.dask_scheduler:
         parameters["scheduler"] = args.dask_scheduler
+    if args.fresh:
+        parameters["resume"] = False
     publish = args.publish or bool(args.figures_dir or args.results_dir)
     if publish and tuple(args.notebooks) != NOTEBOOKS:
         parser.error("publishing needs a complete run (all notebooks): a partial set would mix with an older one")
     figures_dir = args.figures_dir or (project_root() / "figures" if args.publish else None)
     results_dir = args.results_dir or (project_root() / "results" if args.publish else None)
-    try:  # every dataset is checked before the first kernel starts
-        for dataset in datasets:
-            check_run(dataset, args.data_root, parameters, tuple(args.notebooks), args.notebook_dir)
-    except RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    started = time.perf_counter()
-    for dataset in datasets:
-        try:
-            run_notebooks(
-                dataset,
-                data_root=args.data_root,
-                mode=args.mode or "quick",
-                parameters=parameters,
-                runs_dir=args.runs_dir,
-                figures_dir=figures_dir,
-                results_dir=results_dir,
-                notebooks=tuple(args.notebooks),
-                notebook_dir=args.notebook_dir,
-                backend=args.backend,
-                progress=not args.no_progress,
-            )
-        except (RunError, NotebookRunError) as exc:
+    with console.tee_output(args.log, " ".join(["python -m semgru_keras.run", *(argv or sys.argv[1:])])):
+        try:  # every dataset is checked before the first kernel starts
+            for dataset in datasets:
+                check_run(dataset, args.data_root, parameters, tuple(args.notebooks), args.notebook_dir)
+        except RunError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 1
-    print(f"all done in {time.perf_counter() - started:.1f} s", flush=True)
+            return 2
+        if args.log:  # the kernels' output (progress lines of every fold) through papermill's logger
+            import logging
+
+            logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+        started = time.perf_counter()
+        for dataset in datasets:
+            try:
+                run_notebooks(
+                    dataset,
+                    data_root=args.data_root,
+                    mode=args.mode or "quick",
+                    parameters=parameters,
+                    runs_dir=args.runs_dir,
+                    figures_dir=figures_dir,
+                    results_dir=results_dir,
+                    notebooks=tuple(args.notebooks),
+                    notebook_dir=args.notebook_dir,
+                    backend=args.backend,
+                    progress=not args.no_progress,
+                    log_output=bool(args.log),
+                )
+            except (RunError, NotebookRunError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+        print(f"all done in {time.perf_counter() - started:.1f} s", flush=True)
     return 0
 
 

@@ -311,3 +311,39 @@ def test_every_variant_is_the_protocol_with_its_one_change():
                    if getattr(config, f.name) != getattr(protocol, f.name)} - {"systems", "n_jobs"}
         assert changed == set(overrides) - {"systems"}, name
         assert system in config.systems
+
+
+def test_run_variant_resumes_from_its_partial_folds_and_skips_a_saved_variant(tmp_path, monkeypatch, capsys):
+    """The experiment passes its checkpoint folder to the protocol, removes it once the variant is
+    saved, and the same command then skips the saved variant (issue 24)."""
+    import types
+
+    import semgru_keras.data
+    import semgru_keras.evaluation
+    from experiments import extended
+
+    base = _made_up(None, {"semgru": (6, 7), "handcrafted_combined": (5, 5)})
+    base.config = EvaluationConfig(n_folds=2).to_dict()
+    base.save(tmp_path / "made-up" / "results.json")
+    ds = types.SimpleNamespace(ids=base.ids, targets=base.y_true, groups=None)
+    monkeypatch.setattr(semgru_keras.data, "load_dataset", lambda name, root=None: ds)
+    monkeypatch.setattr("semgru_keras.protocol.make_folds", lambda *a, **k: base.folds)
+    calls = []
+
+    def fake_cv(ds_, config, cache_dir=None, n_jobs=1, progress=True, checkpoint_dir=None):
+        calls.append(checkpoint_dir)
+        if checkpoint_dir is not None:  # as the protocol leaves it after its folds
+            Path(checkpoint_dir, "somekey").mkdir(parents=True)
+        run = _made_up(None, {"semgru": (8, 6)})
+        run.config = config.to_dict()
+        return run
+
+    monkeypatch.setattr(semgru_keras.evaluation, "cross_validate_dataset", fake_cv)
+    path = extended.run_variant("made-up", "relu_gram", "unused", out=tmp_path)
+    assert calls == [tmp_path / "made-up" / "extended" / "partial" / "relu_gram"]
+    assert path.is_file() and not (tmp_path / "made-up" / "extended" / "partial").exists()
+    capsys.readouterr()
+    extended.run_variant("made-up", "relu_gram", "unused", out=tmp_path)
+    assert len(calls) == 1 and "already saved" in capsys.readouterr().out
+    extended.run_variant("made-up", "relu_gram", "unused", out=tmp_path, resume=False)
+    assert calls[1] is None
