@@ -260,6 +260,21 @@ def write_table(dataset: str, out: Path = RESULTS) -> pd.DataFrame:
     return df
 
 
+def readme_rows(dataset: str, out: Path = RESULTS) -> list[str]:
+    """The README's table rows for ``dataset``, from ``results/<dataset>/extended.csv`` (a test
+    compares them with the README): the variants run so far, each with its score and interval and
+    its paired difference to the protocol's SE-GRU and to all hand-crafted features."""
+    df = pd.read_csv(out / dataset / "extended.csv", index_col="variant")
+    metric = df.columns[2]
+    rows = []
+    for name in [n for n in VARIANTS if n in df.index]:
+        r = df.loc[name]
+        rows.append(f"| {dataset} | `{name}` | {r[metric]:.3f} [{r['95 % CI low']:.2f}, {r['95 % CI high']:.2f}] | "
+                    f"{r['Δ vs paper SE-GRU']:+.3f} ({r['folds better than paper SE-GRU']}) | "
+                    f"{r['Δ vs hand-crafted']:+.3f} ({r['folds better than hand-crafted']}) |")
+    return rows
+
+
 def main(argv=None) -> int:
     # as a command (not on import, where it would leak into e.g. joblib workers started later)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
