@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import slug
+from .data.grouping import find_duplicates, merge_groups
 from .handcrafted import HANDCRAFTED_KEY, handcrafted_features, stack_features
 from .parallel import on_cluster
 from .protocol import (
@@ -38,8 +39,8 @@ from .protocol import (
     fit_predict_svm,
     make_folds,
 )
-from .report import save_figures, write_tables
-from .results import CVResults
+from .report import grouping_line, save_figures, write_tables
+from .results import CVResults, data_identity
 
 __all__ = [
     "evaluate",
@@ -78,8 +79,17 @@ def cross_validate_dataset(
     worker processes too (see :func:`cross_validate`). ``shuffle_targets=True`` permutes
     the targets across songs (seeded): a null experiment in which every system must score
     at chance.
+
+    Before anything is computed, songs that hold one recording (identical content, or
+    re-encoded copies by their Chromaprint fingerprints: ``config.duplicates``,
+    :func:`~semgru_keras.data.grouping.find_duplicates`) join one group with the data set's
+    own groups (artists), so no recording is in a training and a test fold. What was found,
+    the grouping used and the data set's identity are recorded (``results.grouping``,
+    ``results.data``) and, with ``progress``, printed.
     """
     config = config or EvaluationConfig()
+    duplicates = find_duplicates(ds, config.duplicates, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    groups = merge_groups(ds.groups, duplicates.sets)
     extraction: dict = {}
     sequences = None
     if {"semgru", "standard_gru"} & set(config.systems):
@@ -105,13 +115,18 @@ def cross_validate_dataset(
         task=ds.task,
         target_names=list(ds.target_names) if ds.task == "regression" else None,
         classes=getattr(ds, "classes", None) if ds.task == "classification" else None,
-        groups=getattr(ds, "groups", None),
+        groups=groups,
         ids=getattr(ds, "ids", None),
         name=ds.name + (" (shuffled targets)" if shuffle_targets else ""),
         progress=progress,
         n_jobs=n_jobs,
     )
     results.stage_seconds["extraction"] = extraction  # reading the cache, or computing what it lacks
+    by = ds.group_by + (" + duplicate recordings" if duplicates.sets else "")
+    results.grouping.update(by=by, duplicates=duplicates.to_dict(ds.ids))
+    results.data = {"name": ds.name, **data_identity(ds.ids, ds.targets)}
+    if progress:
+        print(f"{ds.name}: {grouping_line(results.grouping)}", flush=True)
     return results
 
 

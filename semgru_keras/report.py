@@ -236,9 +236,29 @@ def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
+def grouping_line(grouping: dict) -> str:
+    """One sentence on the folds' grouping (``CVResults.grouping``) and the duplicate recordings found;
+    ``""`` for records that predate it."""
+    if not grouping:
+        return ""
+    if grouping.get("grouped"):
+        text = f"Folds grouped by {grouping.get('by', 'group')} ({grouping['n_groups']} groups of {grouping['n_songs']} songs"
+        text += ", each group in one fold)"
+    else:
+        asked = " (use_groups=False)" if grouping.get("use_groups") is False else " (every song its own group)"
+        text = f"Folds not grouped{asked}"
+    dups = grouping.get("duplicates")
+    if dups is not None:
+        found = (f"{dups['n_sets']} recording(s) under several names ({dups['n_songs']} songs)" if dups["n_sets"]
+                 else "no recording under several names")
+        text += f"; duplicate check ({dups['method']}): {found}"
+    return text + "."
+
+
 def _protocol_note(results: CVResults) -> str:
     c = results.config
     units = "–".join(str(u) for u in c.get("units", []))
+    grouping = grouping_line(results.grouping)
     return (
         f"Dataset `{results.name}` ({len(results.folds)} songs, {results.task}); {results.n_folds}-fold cross-validation "
         f"(seed {c.get('seed')}), GRUs {units}, {c.get('epochs')} epochs, crops of {c.get('crop_length')} vectors, "
@@ -247,6 +267,7 @@ def _protocol_note(results: CVResults) -> str:
         f"with a 95 % bootstrap interval (songs resampled within folds, {c.get('n_boot')} resamples). Columns named *published* are copied from Jakubik & Kwaśnicka "
         f"(2017), not recomputed; where they say *not this dataset* they belong to another dataset and are shown for "
         f"orientation only. Wall time {results.wall_seconds:.0f} s."
+        + (f" {grouping}" if grouping else "")
     )
 
 
