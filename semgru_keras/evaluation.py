@@ -39,12 +39,13 @@ from .protocol import (
     fit_predict_svm,
     make_folds,
 )
-from .report import grouping_line, save_figures, write_tables
-from .results import CVResults, data_identity
+from .report import save_figures, write_tables
+from .results import CVResults, data_identity, grouping_line
 
 __all__ = [
     "evaluate",
     "cross_validate_dataset",
+    "fold_groups",
     # from semgru_keras.protocol and semgru_keras.results, for convenience
     "EvaluationConfig",
     "CVResults",
@@ -59,6 +60,19 @@ __all__ = [
     "QUICK_SVC_GRID",
     "slug",
 ]
+
+
+def fold_groups(ds, config: EvaluationConfig | None = None, *, cache_dir: str | os.PathLike | None = None,
+                n_jobs: int = 1, progress: bool = True):
+    """The groups the protocol's folds keep together: ``ds.groups`` (artists) joined with the songs that
+    hold one recording (:func:`~semgru_keras.data.grouping.find_duplicates`, ``config.duplicates``).
+
+    Returns ``(groups, duplicates)``; ``make_folds(targets, …, groups=groups)`` then gives the folds of
+    :func:`cross_validate_dataset`.
+    """
+    config = config or EvaluationConfig()
+    duplicates = find_duplicates(ds, config.duplicates, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    return merge_groups(ds.groups, duplicates.sets), duplicates
 
 
 def cross_validate_dataset(
@@ -88,8 +102,7 @@ def cross_validate_dataset(
     ``results.data``) and, with ``progress``, printed.
     """
     config = config or EvaluationConfig()
-    duplicates = find_duplicates(ds, config.duplicates, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
-    groups = merge_groups(ds.groups, duplicates.sets)
+    groups, duplicates = fold_groups(ds, config, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     extraction: dict = {}
     sequences = None
     if {"semgru", "standard_gru"} & set(config.systems):

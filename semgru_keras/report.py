@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .results import CI_HIGH, CI_LOW, CVResults, system_label  # noqa: E402
+from .results import CI_HIGH, CI_LOW, CVResults, grouping_line, system_label  # noqa: E402
 from .vocabulary import GEMS_EMOTIONS  # noqa: E402
 
 __all__ = [
@@ -234,25 +234,6 @@ def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
     for idx, row in out.iterrows():
         lines.append("| " + " | ".join([cell(idx)] + [cell(v) for v in row]) + " |")
     return "\n".join(lines) + "\n"
-
-
-def grouping_line(grouping: dict) -> str:
-    """One sentence on the folds' grouping (``CVResults.grouping``) and the duplicate recordings found;
-    ``""`` for records that predate it."""
-    if not grouping:
-        return ""
-    if grouping.get("grouped"):
-        text = f"Folds grouped by {grouping.get('by', 'group')} ({grouping['n_groups']} groups of {grouping['n_songs']} songs"
-        text += ", each group in one fold)"
-    else:
-        asked = " (use_groups=False)" if grouping.get("use_groups") is False else " (every song its own group)"
-        text = f"Folds not grouped{asked}"
-    dups = grouping.get("duplicates")
-    if dups is not None:
-        found = (f"{dups['n_sets']} recording(s) under several names ({dups['n_songs']} songs)" if dups["n_sets"]
-                 else "no recording under several names")
-        text += f"; duplicate check ({dups['method']}): {found}"
-    return text + "."
 
 
 def _protocol_note(results: CVResults) -> str:

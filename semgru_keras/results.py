@@ -33,7 +33,7 @@ from .metrics import (
     pearson_per_target,
 )
 
-__all__ = ["CVResults", "CI_LOW", "CI_HIGH", "system_label", "data_identity"]
+__all__ = ["CVResults", "CI_LOW", "CI_HIGH", "system_label", "data_identity", "grouping_line"]
 
 #: Suffixes of the columns that hold a value's bootstrap interval (merged by ``report.to_markdown``).
 CI_LOW, CI_HIGH = " — 95% CI low", " — 95% CI high"
@@ -71,6 +71,25 @@ def data_identity(ids, targets) -> dict:
     else:
         digest.update(f"\x01values{y.shape}".encode() + np.ascontiguousarray(y, dtype="<f8").tobytes())
     return {"n_songs": len(ids), "annotations_sha256": digest.hexdigest()}
+
+
+def grouping_line(grouping: dict) -> str:
+    """One sentence on the folds' grouping (``CVResults.grouping``) and the duplicate recordings found;
+    ``""`` for records that predate it."""
+    if not grouping:
+        return ""
+    if grouping.get("grouped"):
+        text = f"Folds grouped by {grouping.get('by', 'group')} ({grouping['n_groups']} groups of {grouping['n_songs']} songs"
+        text += ", each group in one fold)"
+    else:
+        asked = " (use_groups=False)" if grouping.get("use_groups") is False else " (every song its own group)"
+        text = f"Folds not grouped{asked}"
+    dups = grouping.get("duplicates")
+    if dups is not None:
+        found = (f"{dups['n_sets']} recording(s) under several names ({dups['n_songs']} songs)" if dups["n_sets"]
+                 else "no recording under several names")
+        text += f"; duplicate check ({dups['method']}): {found}"
+    return text + "."
 
 
 @dataclass
