@@ -1,6 +1,7 @@
 """Which songs must share a fold: artist aliases, identical and re-encoded copies of one recording."""
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -117,3 +118,20 @@ def test_duplicate_recordings_are_found_grouped_and_counted(tmp_path):
     saved = CVResults.load(results.save(tmp_path / "results.json"))
     assert saved.grouping["grouped"] is True
     assert saved.grouping["duplicates"]["n_sets"] == 2 and saved.grouping["duplicates"]["n_songs"] == 4
+
+
+def test_duplicates_command_names_the_songs(tmp_path, capsys):
+    from semgru_keras.data.__main__ import main
+
+    root = tmp_path / "q"
+    t = np.arange(6 * 8000) / 8000
+    for i, cls in enumerate(("happy", "angry", "sad")):
+        (root / cls).mkdir(parents=True)
+        sf.write(root / cls / f"s{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 100 * i) * t)).astype("float32"), 8000)
+    (root / "sad" / "copy.wav").write_bytes((root / "happy" / "s0.wav").read_bytes())
+    assert main(["duplicates", str(root), "--method", "content", "--cache-dir", str(tmp_path / "c"), "--no-progress",
+                 "--json", str(tmp_path / "d.json")]) == 0
+    out = capsys.readouterr().out
+    assert "1 recording(s) found under several names, 2 songs" in out and "happy/s0 (happy/s0) = sad/copy" in out
+    assert "groups (song): 4 -> 3" in out
+    assert json.loads((tmp_path / "d.json").read_text())["sets"] == [["happy/s0", "sad/copy"]]
