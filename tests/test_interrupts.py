@@ -169,16 +169,6 @@ def _published_set(res: Path, mode: str, ids, targets, **config) -> Path:
     return dest
 
 
-@pytest.fixture
-def no_kernels(monkeypatch):
-    import papermill
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a kernel was started: the publish guard must refuse first")
-
-    monkeypatch.setattr(papermill, "execute_notebook", refuse)
-
-
 def test_publish_refuses_other_settings_or_other_data_unless_the_destination_is_new(tmp_path, no_kernels, capsys):
     """Property 4 (issue 23): --publish accepted a quick run, `-p epochs 1` or other data and replaced the
     committed tables; now it refuses, before any kernel (and again on the run's results.json), naming
