@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import slug
+from .data.grouping import find_duplicates, merge_groups
 from .handcrafted import HANDCRAFTED_KEY, handcrafted_features, stack_features
 from .parallel import on_cluster
 from .protocol import (
@@ -39,11 +40,12 @@ from .protocol import (
     make_folds,
 )
 from .report import save_figures, write_tables
-from .results import CVResults
+from .results import CVResults, data_identity, grouping_line
 
 __all__ = [
     "evaluate",
     "cross_validate_dataset",
+    "fold_groups",
     # from semgru_keras.protocol and semgru_keras.results, for convenience
     "EvaluationConfig",
     "CVResults",
@@ -58,6 +60,19 @@ __all__ = [
     "QUICK_SVC_GRID",
     "slug",
 ]
+
+
+def fold_groups(ds, config: EvaluationConfig | None = None, *, cache_dir: str | os.PathLike | None = None,
+                n_jobs: int = 1, progress: bool = True):
+    """The groups the protocol's folds keep together: ``ds.groups`` (artists) joined with the songs that
+    hold one recording (:func:`~semgru_keras.data.grouping.find_duplicates`, ``config.duplicates``).
+
+    Returns ``(groups, duplicates)``; ``make_folds(targets, …, groups=groups)`` then gives the folds of
+    :func:`cross_validate_dataset`.
+    """
+    config = config or EvaluationConfig()
+    duplicates = find_duplicates(ds, config.duplicates, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    return merge_groups(ds.groups, duplicates.sets), duplicates
 
 
 def cross_validate_dataset(
@@ -80,8 +95,16 @@ def cross_validate_dataset(
     the targets across songs (seeded): a null experiment in which every system must score
     at chance. ``checkpoint_dir`` saves every finished fold there and resumes from the
     folds a previous run saved (see :func:`cross_validate`).
+
+    Before anything is computed, songs that hold one recording (identical content, or
+    re-encoded copies by their Chromaprint fingerprints: ``config.duplicates``,
+    :func:`~semgru_keras.data.grouping.find_duplicates`) join one group with the data set's
+    own groups (artists), so no recording is in a training and a test fold. What was found,
+    the grouping used and the data set's identity are recorded (``results.grouping``,
+    ``results.data``) and, with ``progress``, printed.
     """
     config = config or EvaluationConfig()
+    groups, duplicates = fold_groups(ds, config, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     extraction: dict = {}
     sequences = None
     if {"semgru", "standard_gru"} & set(config.systems):
@@ -107,7 +130,7 @@ def cross_validate_dataset(
         task=ds.task,
         target_names=list(ds.target_names) if ds.task == "regression" else None,
         classes=getattr(ds, "classes", None) if ds.task == "classification" else None,
-        groups=getattr(ds, "groups", None),
+        groups=groups,
         ids=getattr(ds, "ids", None),
         name=ds.name + (" (shuffled targets)" if shuffle_targets else ""),
         progress=progress,
@@ -115,6 +138,11 @@ def cross_validate_dataset(
         checkpoint_dir=checkpoint_dir,
     )
     results.stage_seconds["extraction"] = extraction  # reading the cache, or computing what it lacks
+    by = ds.group_by + (" + duplicate recordings" if duplicates.sets else "")
+    results.grouping.update(by=by, duplicates=duplicates.to_dict(ds.ids))
+    results.data = {"name": ds.name, **data_identity(ds.ids, ds.targets)}
+    if progress:
+        print(f"{ds.name}: {grouping_line(results.grouping)}", flush=True)
     return results
 
 

@@ -34,17 +34,27 @@ Results do not depend on where a fold runs: each fold seeds its networks with
 ``seed + fold`` (:func:`keras.utils.set_random_seed`), and on a CPU the computations give
 the same numbers in any process (a test compares per-fold predictions of the sequential
 and the parallel run).
+
+Workers are bounded and die with their parent. :func:`resolve_jobs` never starts more local
+workers than there are cores or tasks (a Dask cluster's workers are not counted against the
+local cores). Every local worker process watches the process that started it
+(:func:`die_with_parent`): when that parent ends — killed, even with ``SIGKILL``, which
+runs no clean-up — the worker ends within a second instead of finishing a fold nobody
+will collect.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["WorkerSetup", "on_cluster", "resolve_jobs", "run_in_worker"]
+__all__ = ["WorkerSetup", "on_cluster", "resolve_jobs", "run_in_worker", "guarded", "die_with_parent"]
 
 
 @contextlib.contextmanager
@@ -73,17 +83,65 @@ class WorkerSetup:
 
     backend: str
     threads: int = 1
+    parent: int = field(default_factory=os.getpid)  #: the process that hands out the work
+
+
+def _local_backend() -> bool:
+    """Whether joblib's active backend runs workers on this machine (not a Dask or Ray cluster)."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return type(backend).__name__ in ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend",
+                                      "SequentialBackend")
 
 
 def resolve_jobs(n_jobs: int | None, n_tasks: int) -> int:
-    """Worker count for ``n_tasks`` independent tasks: joblib's convention (``-1``: all cores), capped at ``n_tasks``."""
+    """Worker count for ``n_tasks`` independent tasks: joblib's convention (``-1``: all cores), capped at
+    ``n_tasks`` and, for local workers, at the cores this process may use (``--jobs 1000`` on 2 cores: 2)."""
     import joblib
 
     if n_jobs is None or n_jobs == 0:
         return 1
+    cores = joblib.cpu_count()
     if n_jobs < 0:
-        n_jobs = max(1, joblib.cpu_count() + 1 + n_jobs)
+        n_jobs = max(1, cores + 1 + n_jobs)
+    if _local_backend():
+        n_jobs = min(int(n_jobs), cores)
     return max(1, min(int(n_jobs), int(n_tasks)))
+
+
+_WATCHED: tuple[int, int] | None = None  # (this process, the parent it watches)
+
+
+def die_with_parent(parent: int, interval: float = 0.5) -> bool:
+    """In a worker process started by ``parent``: end this process (``SIGKILL``) soon after ``parent`` ends.
+
+    A daemon thread checks every ``interval`` seconds whether this process still has
+    ``parent`` as its parent (an orphan is adopted by another process). Does nothing, and
+    returns ``False``, where ``parent`` is not this process's parent: a thread of ``parent``
+    itself, or a Dask worker, whose life its cluster manages.
+    """
+    global _WATCHED
+    me = os.getpid()
+    if os.getppid() != parent or parent == me:
+        return False
+    if _WATCHED == (me, parent):
+        return True
+    _WATCHED = (me, parent)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(me, signal.SIGKILL)  # nothing to clean up that the parent could still want
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+    return True
+
+
+def guarded(parent: int, func: Callable, *args, **kwargs) -> Any:
+    """``func(*args, **kwargs)`` in a worker that ends with ``parent`` (:func:`die_with_parent`)."""
+    die_with_parent(parent)
+    return func(*args, **kwargs)
 
 
 def _limit_threads(threads: int) -> None:
@@ -112,6 +170,7 @@ def run_in_worker(setup: WorkerSetup, func: Callable, *args, **kwargs) -> Any:
         If Keras in this worker runs another backend than the parent's (set
         ``KERAS_BACKEND`` before starting the workers, e.g. in the cluster's environment).
     """
+    die_with_parent(setup.parent)
     _limit_threads(setup.threads)
     os.environ["KERAS_BACKEND"] = setup.backend  # the parent's, whatever the worker inherited
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

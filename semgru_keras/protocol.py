@@ -85,6 +85,7 @@ __all__ = [
     "OPTIONAL_SYSTEMS",
     "EvaluationConfig",
     "make_folds",
+    "describe_grouping",
     "class_vectors_for",
     "fit_predict_svm",
     "cross_validate",
@@ -148,9 +149,16 @@ class EvaluationConfig:
         valence–arousal corners of :data:`~semgru_keras.vocabulary.QUADRANT_CORNERS` when
         the classes are the four quadrants (the paper's Last.fm coding), else one-hot.
     use_groups : bool or None
-        Keep songs that share a group (``ds.groups``) in the same fold. ``None``: only
-        when groups repeat and there are at least ``2 * n_folds`` distinct groups (so
-        coarse groupings such as four genres are never used as folds).
+        Keep songs that share a group (``ds.groups``: an artist, a recording) in the same
+        fold. ``None``: whenever groups repeat; ``True``: always; ``False``: never (songs of
+        one group may then be in a training and a test fold). Grouping is never dropped
+        silently: groups that cannot be honoured (fewer groups than folds, an empty fold,
+        training folds with fewer groups than ``inner_folds``) raise an error naming the
+        options, and the grouping used is recorded (``CVResults.grouping``).
+    duplicates : {"auto", "fingerprint", "content"}
+        How :func:`~semgru_keras.evaluation.cross_validate_dataset` finds one recording
+        under several names before the folds are made (their songs then share a group):
+        :data:`semgru_keras.data.grouping.METHODS`.
     n_boot : int
         Bootstrap resamples for the confidence intervals.
     n_jobs : int
@@ -181,6 +189,7 @@ class EvaluationConfig:
     n_seeds: int = 1
     class_coding: str = "auto"
     use_groups: bool | None = None
+    duplicates: str = "auto"
     n_boot: int = 1000
     n_jobs: int = 1
     verbose: int = PAPER.verbose
@@ -206,6 +215,8 @@ class EvaluationConfig:
             raise ValueError("n_folds and inner_folds must be at least 2")
         if self.class_coding not in ("auto", "onehot"):
             raise ValueError(f"class_coding must be 'auto' or 'onehot', got {self.class_coding!r}")
+        if self.duplicates not in ("auto", "fingerprint", "content"):
+            raise ValueError(f"duplicates must be 'auto', 'fingerprint' or 'content', got {self.duplicates!r}")
 
     @classmethod
     def quick(cls, **overrides) -> EvaluationConfig:
@@ -262,14 +273,29 @@ def class_vectors_for(classes, coding: str = "auto") -> dict | None:
 
 
 def _use_groups(groups, n: int, n_folds: int, use_groups: bool | None) -> bool:
+    """Whether the folds keep groups together (see :class:`EvaluationConfig` ``use_groups``).
+
+    Raises ``ValueError`` naming the options when the groups cannot fill ``n_folds`` folds.
+    """
     if groups is None or use_groups is False:
         return False
     n_unique = len(np.unique(np.asarray(groups)))
-    if use_groups is True:
-        if n_unique < n_folds:
-            raise ValueError(f"{n_unique} groups cannot fill {n_folds} folds")
-        return True
-    return n_unique < n and n_unique >= 2 * n_folds
+    if use_groups is None and n_unique == n:
+        return False  # every song its own group: nothing to keep together
+    if n_unique < n_folds:
+        raise ValueError(
+            f"{n} songs in {n_unique} groups cannot fill {n_folds} folds with each group in one fold; options: "
+            f"n_folds={n_unique} or fewer, or use_groups=False (a group's songs may then be in training and test "
+            f"folds, which inflates the scores)")
+    return True
+
+
+def describe_grouping(groups, n: int, config: EvaluationConfig) -> dict:
+    """The grouping the protocol uses, for the record (``CVResults.grouping``)."""
+    grouped = _use_groups(groups, n, config.n_folds, config.use_groups)
+    n_groups = len(np.unique(np.asarray(groups))) if groups is not None else n
+    return {"use_groups": config.use_groups, "grouped": grouped, "n_groups": int(n_groups if grouped else n),
+            "n_songs": int(n)}
 
 
 def _splitter(classification: bool, n_splits: int, seed: int, grouped: bool):
@@ -283,11 +309,19 @@ def _splitter(classification: bool, n_splits: int, seed: int, grouped: bool):
         return cls(n_splits=n_splits)
 
 
-def make_folds(y, n_folds: int = 10, seed: int = 0, groups=None, use_groups: bool | None = None) -> np.ndarray:
+def make_folds(y, n_folds: int = 10, seed: int = 0, groups=None, use_groups: bool | None = None,
+               inner_folds: int | None = None) -> np.ndarray:
     """Assign every song to one outer fold; returns the fold index per song, shape ``(n,)``.
 
     Shuffled with ``seed``; stratified by class for 1-D labels; songs sharing a group stay
     together when groups are used (see :class:`EvaluationConfig` ``use_groups``).
+
+    Raises
+    ------
+    ValueError
+        Naming the options, when the groups cannot be honoured: fewer groups than folds, a
+        fold left empty, or (with ``inner_folds``) a fold's training songs in fewer groups
+        than the inner search has folds.
     """
     y = np.asarray(y)
     grouped = _use_groups(groups, len(y), n_folds, use_groups)
@@ -296,6 +330,18 @@ def make_folds(y, n_folds: int = 10, seed: int = 0, groups=None, use_groups: boo
     strat = y if is_classification_target(y) else np.zeros(len(y))
     for f, (_, test) in enumerate(splitter.split(np.zeros(len(y)), strat, groups if grouped else None)):
         folds[test] = f
+    if grouped:
+        groups = np.asarray(groups)
+        sizes = np.bincount(folds[folds >= 0], minlength=n_folds)
+        if (folds < 0).any() or (sizes == 0).any():
+            raise ValueError(f"{len(np.unique(groups))} groups of sizes up to {np.unique(groups, return_counts=True)[1].max()} "
+                             f"leave a fold empty ({n_folds} folds); options: fewer folds, or use_groups=False")
+        for f in range(n_folds) if inner_folds else ():
+            n_train = len(np.unique(groups[folds != f]))
+            if n_train < inner_folds:
+                raise ValueError(f"fold {f}: its training songs are in {n_train} groups, fewer than the "
+                                 f"{inner_folds} inner folds; options: inner_folds={n_train} or fewer, fewer outer "
+                                 f"folds, or use_groups=False")
     return folds
 
 
@@ -452,9 +498,10 @@ def cross_validate(
         target_names = [str(c) for c in classes]
     elif target_names is None:
         target_names = [f"target{j}" for j in range(y.shape[1])]
-    grouped = _use_groups(groups, n, config.n_folds, config.use_groups)
-    groups_arr = np.asarray(groups) if grouped else None
-    folds = make_folds(y, config.n_folds, config.seed, groups_arr, use_groups=grouped)
+    grouping = describe_grouping(groups, n, config)
+    groups_arr = np.asarray(groups) if grouping["grouped"] else None
+    folds = make_folds(y, config.n_folds, config.seed, groups_arr, use_groups=grouping["grouped"],
+                       inner_folds=config.inner_folds)
 
     results = CVResults(
         name=str(name),
@@ -465,6 +512,7 @@ def cross_validate(
         y_true=y,
         folds=folds,
         config=config.to_dict(),
+        grouping=grouping,
     )
     keys = []
     if "semgru" in config.systems:

@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .results import CI_HIGH, CI_LOW, CVResults, system_label  # noqa: E402
+from .results import CI_HIGH, CI_LOW, CVResults, grouping_line, system_label  # noqa: E402
 from .vocabulary import GEMS_EMOTIONS  # noqa: E402
 
 __all__ = [
@@ -239,6 +239,7 @@ def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
 def _protocol_note(results: CVResults) -> str:
     c = results.config
     units = "–".join(str(u) for u in c.get("units", []))
+    grouping = grouping_line(results.grouping)
     return (
         f"Dataset `{results.name}` ({len(results.folds)} songs, {results.task}); {results.n_folds}-fold cross-validation "
         f"(seed {c.get('seed')}), GRUs {units}, {c.get('epochs')} epochs, crops of {c.get('crop_length')} vectors, "
@@ -247,6 +248,7 @@ def _protocol_note(results: CVResults) -> str:
         f"with a 95 % bootstrap interval (songs resampled within folds, {c.get('n_boot')} resamples). Columns named *published* are copied from Jakubik & Kwaśnicka "
         f"(2017), not recomputed; where they say *not this dataset* they belong to another dataset and are shown for "
         f"orientation only. Wall time {results.wall_seconds:.0f} s."
+        + (f" {grouping}" if grouping else "")
     )
 
 

@@ -11,6 +11,7 @@ folds, pooled score, confusion matrix. Tables and figures of a record are in
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -32,7 +33,7 @@ from .metrics import (
     pearson_per_target,
 )
 
-__all__ = ["CVResults", "CI_LOW", "CI_HIGH", "system_label"]
+__all__ = ["CVResults", "CI_LOW", "CI_HIGH", "system_label", "data_identity", "grouping_line"]
 
 #: Suffixes of the columns that hold a value's bootstrap interval (merged by ``report.to_markdown``).
 CI_LOW, CI_HIGH = " — 95% CI low", " — 95% CI high"
@@ -52,6 +53,43 @@ def system_label(system: str, task: str) -> str:
         name = "All hand-crafted features (combined)" if group == "combined" else f"{group.capitalize()} features"
         return f"{name} + {learner}"
     return system
+
+
+def data_identity(ids, targets) -> dict:
+    """What identifies a data set's songs and annotations: ``{"n_songs", "annotations_sha256"}``.
+
+    The SHA-256 covers the song ids in order and the targets (labels as text, annotations as
+    float64 values and shape), so the same songs with the same annotations give the same
+    checksum whatever machine or folder they are read from; a subset, a relabelled song or a
+    shuffled annotation gives another.
+    """
+    ids = [str(i) for i in ids]
+    y = np.asarray(targets)
+    digest = hashlib.sha256("\x00".join(ids).encode())
+    if y.dtype.kind in "USO":
+        digest.update(b"\x01labels\x00" + "\x00".join(str(v) for v in y.ravel()).encode())
+    else:
+        digest.update(f"\x01values{y.shape}".encode() + np.ascontiguousarray(y, dtype="<f8").tobytes())
+    return {"n_songs": len(ids), "annotations_sha256": digest.hexdigest()}
+
+
+def grouping_line(grouping: dict) -> str:
+    """One sentence on the folds' grouping (``CVResults.grouping``) and the duplicate recordings found;
+    ``""`` for records that predate it."""
+    if not grouping:
+        return ""
+    if grouping.get("grouped"):
+        text = f"Folds grouped by {grouping.get('by', 'group')} ({grouping['n_groups']} groups of {grouping['n_songs']} songs"
+        text += ", each group in one fold)"
+    else:
+        asked = " (use_groups=False)" if grouping.get("use_groups") is False else " (every song its own group)"
+        text = f"Folds not grouped{asked}"
+    dups = grouping.get("duplicates")
+    if dups is not None:
+        found = (f"{dups['n_sets']} recording(s) under several names ({dups['n_songs']} songs)" if dups["n_sets"]
+                 else "no recording under several names")
+        text += f"; duplicate check ({dups['method']}): {found}"
+    return text + "."
 
 
 @dataclass
@@ -95,6 +133,15 @@ class CVResults:
         (``"train_index"``, ``"train_features"``) for the 2-D projection figure.
     config : dict
         The :class:`EvaluationConfig` used.
+    grouping : dict
+        The grouping the folds kept (:func:`~semgru_keras.protocol.describe_grouping`):
+        ``use_groups`` as asked, ``grouped``, ``n_groups``, ``n_songs``; from
+        :func:`~semgru_keras.evaluation.cross_validate_dataset` also ``by`` (what a group is)
+        and ``duplicates`` (the recordings found under several names,
+        :meth:`semgru_keras.data.grouping.Duplicates.to_dict`). Empty in older records.
+    data : dict
+        The data set's identity (:func:`data_identity`: songs and a checksum of their ids
+        and annotations), from :func:`~semgru_keras.evaluation.cross_validate_dataset`.
     wall_seconds : float
         Total wall time of the cross-validation.
     """
@@ -115,10 +162,16 @@ class CVResults:
     embedding: np.ndarray | None = None
     projection: dict | None = None
     config: dict = field(default_factory=dict)
+    grouping: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
     wall_seconds: float = 0.0
 
     def __post_init__(self):
         self._ci_cache: dict = {}  # bootstrap intervals already computed (not saved)
+
+    def identity(self) -> dict:
+        """:func:`data_identity` of the evaluated songs and targets (also for records that predate ``data``)."""
+        return data_identity(self.ids, self.y_true)
 
     # ---- scores ---------------------------------------------------------------------
 

@@ -20,6 +20,19 @@ Before any kernel starts, the dataset, its data root and every ``-p`` parameter 
 checked; an unknown parameter is an error that lists the known ones. The first failing
 notebook stops the run with the notebook and cell named.
 
+Publishing guards what it replaces (:func:`check_publish`): a destination that holds a
+published set (``results/<dataset>/results.json``) takes only a run with the same settings
+(mode and ``-p`` parameters; after the run, the protocol settings in ``results.json``) on the
+same data (number of songs and a checksum of their ids and annotations,
+:func:`semgru_keras.results.data_identity`). Anything else goes to a new destination
+(``--results-dir`` and ``--figures-dir``). The new set is staged beside the old one and
+swapped in with interrupts held back, so a destination holds a complete old or new set.
+
+Interrupts stop the run: SIGINT (Ctrl-C) and SIGTERM end it within seconds with exit
+status 130 and 143, after shutting down the notebook's kernel and the workers it started;
+nothing is published. (The notebooks run in a helper thread, so nbclient's own signal
+handlers, which only restart its kernel, never see the signal.)
+
 Backend: the notebooks take it as a parameter (``backend``, default ``"jax"``) and set
 ``KERAS_BACKEND`` before Keras is imported. The runner passes ``--backend``, else the choice of
 :func:`semgru_keras.backends.choose_backend` (``$KERAS_BACKEND``; else a backend that can use a
@@ -46,14 +59,18 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import hashlib
 import json
 import os
 import platform
 import shutil
+import signal
 import struct
 import sys
+import threading
 import time
+import weakref
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -62,9 +79,9 @@ from . import console, presets
 from .data import slug
 from .backends import choose_backend, default_backend
 
-__all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "RunError", "NotebookRunError", "settings",
-           "run_notebooks", "default_backend", "notebook_dir", "notebook_parameters", "check_run",
-           "machine_record", "package_versions", "main"]
+__all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "RunError", "NotebookRunError", "RunInterrupted",
+           "settings", "run_notebooks", "default_backend", "notebook_dir", "notebook_parameters", "check_run",
+           "check_publish", "machine_record", "package_versions", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = (
@@ -112,6 +129,20 @@ class RunError(ValueError):
 
 class NotebookRunError(RuntimeError):
     """A notebook failed; the message names the notebook and the cell."""
+
+
+class RunInterrupted(BaseException):
+    """SIGINT or SIGTERM ended the run (``signum``); kernels and their workers are shut down."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+#: Runner parameters that change how a run goes, not what it computes: never compared by :func:`check_publish`.
+HOW_PARAMETERS = ("dataset", "data_root", "output_dir", "backend", "n_jobs", "scheduler")
+#: Protocol settings in ``results.json`` that do not change the numbers.
+HOW_SETTINGS = ("n_jobs", "verbose")
 
 
 @dataclass(frozen=True)
@@ -254,6 +285,98 @@ def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=N
     return known
 
 
+def _published(dest: Path) -> tuple[dict | None, dict | None]:
+    """The ``run.json`` and ``results.json`` of a published set (``None`` where absent)."""
+    def read(name):
+        path = dest / name
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    return read("run.json"), read("results.json")
+
+
+def _identity(results: dict) -> dict:
+    """The data identity a ``results.json`` records, or (older records) computes from its ids and targets."""
+    from .results import CVResults, data_identity
+
+    recorded = results.get("data") or {}
+    if "annotations_sha256" in recorded:
+        return {k: recorded[k] for k in ("n_songs", "annotations_sha256")}
+    record = CVResults.from_dict(results)
+    return data_identity(record.ids, record.y_true)
+
+
+def _differences(ours: dict, theirs: dict, ignore=()) -> list[str]:
+    keys = sorted((set(ours) | set(theirs)) - set(ignore))
+    return [f"{k}: {ours.get(k)!r} here, {theirs.get(k)!r} published" for k in keys if ours.get(k) != theirs.get(k)]
+
+
+def _refuse(dest: Path, why: str) -> RunError:
+    return RunError(f"--publish would replace the set published in {dest} with {why}; publish to a new "
+                    f"destination (--results-dir DIR --figures-dir DIR), or rerun with the published settings and data")
+
+
+def check_publish(dataset: str, data_root: str | None, mode: str, parameters: dict,
+                  results_dir: str | Path | None, figures_dir: str | Path | None = None) -> None:
+    """Refuse, before any kernel starts, to publish over a set made with other settings or data.
+
+    The destination ``results_dir/<dataset>`` is compared with this run: the mode and every
+    ``-p`` parameter but those in :data:`HOW_PARAMETERS` against its ``run.json``, and the
+    data set (loaded here) against the identity in its ``results.json``. A destination
+    without ``results.json`` is new and takes any run. Figures published without tables
+    (``figures_dir`` only) may only go to a folder without figures.
+
+    Raises
+    ------
+    RunError
+        Naming the destination and every difference.
+    """
+    name = slug(dataset)
+    if results_dir is None:
+        if figures_dir is not None and any((Path(figures_dir) / name).glob("*.png")):
+            raise RunError(f"--figures-dir {figures_dir}: {Path(figures_dir) / name} holds published figures, and "
+                           "figures without their tables cannot be checked: add --results-dir, or name a new folder")
+        return
+    dest = Path(results_dir) / name
+    run, results = _published(dest)
+    if results is None:
+        return
+    if run is not None:
+        theirs = {"mode": run.get("mode"), **(run.get("parameters") or {})}
+        ours = {**parameters, "mode": mode}
+        diff = _differences(ours, theirs, ignore=HOW_PARAMETERS)
+        if diff:
+            raise _refuse(dest, "a run of other settings (" + "; ".join(diff) + ")")
+    from .data import load_dataset
+    from .results import data_identity
+
+    try:
+        ds = load_dataset(dataset, root=data_root)
+    except Exception as exc:  # the run itself would fail the same way; name it now
+        raise RunError(f"{dataset}: cannot load the data set to compare it with {dest}: {exc}") from exc
+    diff = _differences(data_identity(ds.ids, ds.targets), _identity(results))
+    if diff:
+        raise _refuse(dest, "a run on other data (" + "; ".join(diff) + ")")
+
+
+def _check_results(run_dir: Path, dest: Path) -> None:
+    """After the run: its ``results.json`` against the published one (protocol settings, data identity)."""
+    _, published = _published(dest)
+    if published is None:
+        return
+    ours = run_dir / "results.json"
+    if not ours.is_file():
+        raise _refuse(dest, f"a run that made no results.json ({run_dir})")
+    results = json.loads(ours.read_text(encoding="utf-8"))
+    mine, theirs = results.get("config") or {}, published.get("config") or {}
+    shared = set(mine) & set(theirs)  # a setting newer than the published record is not compared
+    diff = _differences({k: mine[k] for k in shared}, {k: theirs[k] for k in shared}, ignore=HOW_SETTINGS)
+    if diff:
+        raise _refuse(dest, "results of other protocol settings (" + "; ".join(diff) + ")")
+    diff = _differences(_identity(results), _identity(published))
+    if diff:
+        raise _refuse(dest, "results on other data (" + "; ".join(diff) + ")")
+
+
 def run_notebooks(
     dataset: str,
     data_root: str | None = None,
@@ -291,6 +414,8 @@ def run_notebooks(
     if mode not in MODES:
         raise RunError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
     publish = figures_dir is not None or results_dir is not None
+    if publish:
+        check_publish(dataset, data_root, mode, parameters, results_dir, figures_dir)
     import papermill as pm
 
     name = slug(dataset)
@@ -342,7 +467,8 @@ def run_notebooks(
             print(f"[{name}] ({i}/{len(notebooks)}) {notebook} ...", flush=True)
             try:
                 declared = notebook_parameters(source)  # a notebook gets only the parameters it declares
-                pm.execute_notebook(
+                _in_helper_thread(
+                    pm.execute_notebook,
                     str(source),
                     str(target),
                     parameters={k: v for k, v in params.items() if not declared or k in declared},
@@ -376,6 +502,10 @@ def run_notebooks(
     older = [str(p.relative_to(run_dir)) for p in _run_files(run_dir) if p not in made]
     if older:
         record["files_from_earlier_runs"] = older
+    grouping = _grouping(run_dir / "results.json", wall_started)
+    if grouping:
+        record["grouping"] = grouping
+        print(f"[{name}] {grouping}", flush=True)
     (run_dir / "run.json").write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
     print(f"[{name}] {len(made)} figures and tables, listed in {run_dir / 'run.json'}", flush=True)
     if publish:
@@ -397,17 +527,116 @@ def _stage_seconds(results_json: Path, since: float) -> dict | None:
             for system, per in stages.items()}
 
 
+def _grouping(results_json: Path, since: float) -> str | None:
+    """The folds' grouping and the duplicate recordings found, in words, from this run's ``results.json``."""
+    if not results_json.is_file() or results_json.stat().st_mtime < since - 1.0:
+        return None
+    from .results import grouping_line
+
+    return grouping_line(json.loads(results_json.read_text(encoding="utf-8")).get("grouping") or {}) or None
+
+
+_KERNELS: weakref.WeakSet = weakref.WeakSet()  # the kernel managers of this process's notebooks
+
+
 def _ipc_kernel_manager():
-    """A kernel manager that talks to its kernel over local IPC sockets: a TCP kernel without
-    encryption prints a warning for every notebook."""
+    """A kernel manager that talks to its kernel over local IPC sockets (a TCP kernel without
+    encryption prints a warning for every notebook), known to :func:`_shutdown_kernels`."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             kwargs.setdefault("transport", "ipc")
             super().__init__(**kwargs)
+            _KERNELS.add(self)
 
     return IPCKernelManager
+
+
+def _shutdown_kernels(grace: float = 3.0) -> None:
+    """End every running kernel of this process and the workers it started: jupyter_client starts a
+    kernel in a session of its own, so its process group holds the kernel and its joblib workers."""
+    groups = []
+    for km in list(_KERNELS):
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is None or process.poll() is not None:
+            continue
+        try:
+            pgid = os.getpgid(process.pid)
+        except OSError:
+            continue
+        groups.append((pgid, process) if pgid != os.getpgid(0) else (None, process))  # never our own group
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid, process in groups:
+            with contextlib.suppress(OSError):
+                os.killpg(pgid, sig) if pgid is not None else process.send_signal(sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_group_alive(pgid, process) for pgid, process in groups):
+            time.sleep(0.05)
+        if not any(_group_alive(pgid, process) for pgid, process in groups):
+            return
+
+
+def _group_alive(pgid: int | None, process) -> bool:
+    if process.poll() is None:
+        return True
+    if pgid is None:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _in_helper_thread(func, *args, **kwargs):
+    """``func(*args, **kwargs)`` in a helper thread while this (main) thread waits for it.
+
+    Signal handlers run in the main thread only: here they are ours (SIGINT's
+    ``KeyboardInterrupt``, :func:`_interrupts_end_the_run`), not nbclient's, which it
+    installs only when it runs in the main thread. On any exception while waiting, the
+    kernels are shut down before it propagates.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return func(*args, **kwargs)
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = func(*args, **kwargs)
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    helper = threading.Thread(target=target, name="notebook", daemon=True)
+    helper.start()
+    try:
+        while helper.is_alive():
+            helper.join(0.25)
+    except BaseException:
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})  # a second Ctrl-C waits
+        try:
+            _shutdown_kernels()
+            helper.join(5.0)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+@contextlib.contextmanager
+def _interrupts_end_the_run():
+    """Within the block, SIGINT and SIGTERM raise :class:`RunInterrupted` in the main thread."""
+    def stop(signum, frame):
+        raise RunInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run_files(run_dir: Path) -> list[Path]:
@@ -440,34 +669,89 @@ def _stamp(path: Path, note: str) -> None:
         path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + f"\n\n<!-- {note} -->\n", encoding="utf-8")
 
 
+def _stage(dest: Path, replaced) -> Path:
+    """A folder beside ``dest`` holding a copy of what ``dest`` keeps (everything but ``replaced(path)``)."""
+    stage = dest.parent / f".{dest.name}.publishing-{os.getpid()}"
+    if stage.exists():
+        shutil.rmtree(stage)
+    if dest.is_dir():
+        kept = lambda folder, names: [n for n in names if Path(folder) == dest and replaced(dest / n)]  # noqa: E731
+        shutil.copytree(dest, stage, ignore=kept)
+    else:
+        stage.mkdir(parents=True)
+    return stage
+
+
+def _swap(staged: list[tuple[Path, Path]]) -> None:
+    """Put every staged folder in its destination's place, with SIGINT and SIGTERM held back meanwhile:
+    all destinations get their new set, or (an error) all keep their old one."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        try:
+            for dest, stage in staged:
+                old = dest.parent / f".{dest.name}.replaced-{os.getpid()}"
+                if dest.exists():
+                    os.rename(dest, old)
+                else:
+                    old = None
+                done.append((dest, old))
+                os.rename(stage, dest)
+        except BaseException:
+            for dest, old in reversed(done):
+                if old is not None and old.exists():
+                    if dest.exists():
+                        shutil.rmtree(dest)
+                    os.rename(old, dest)
+            raise
+        for _, old in done:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _publish(run_dir: Path, record: dict, figures_dir: Path | None, results_dir: Path | None) -> None:
-    """Replace the published figures and tables of the dataset with this run's, as a whole."""
+    """Replace the published figures and tables of the dataset with this run's, as a whole.
+
+    The run's ``results.json`` is first checked against the published one (:func:`_check_results`);
+    the new sets are then staged beside the destinations and swapped in (:func:`_swap`).
+    """
     name = run_dir.name
-    note = f"made by semgru_keras.run, run {record['run']} ({record['mode']} mode, {record['keras_backend']}); see run.json"
-    if figures_dir is not None:
-        dest = figures_dir / name
-        dest.mkdir(parents=True, exist_ok=True)
-        _remove(dest.glob("*.png"))
-        for png in sorted((run_dir / "figures").glob("*.png")):
-            shutil.copyfile(png, dest / png.name)
-            _stamp(dest / png.name, note)
-        print(f"[{name}] figures published to {dest} (the previous set removed)", flush=True)
     if results_dir is not None:
-        dest = results_dir / name
-        dest.mkdir(parents=True, exist_ok=True)
-        _remove([p for pattern in (*RESULT_FILES, "run.json") for p in dest.glob(pattern)])
-        published = {}
-        for path in _run_files(run_dir):  # (cleared before the run: all made by it)
-            if path.parent == run_dir:
-                shutil.copyfile(path, dest / path.name)
-                _stamp(dest / path.name, note)
-                published[path.name] = _sha256(dest / path.name)
+        _check_results(run_dir, results_dir / name)
+    note = f"made by semgru_keras.run, run {record['run']} ({record['mode']} mode, {record['keras_backend']}); see run.json"
+    staged: list[tuple[Path, Path]] = []
+    published = {}
+    try:
         if figures_dir is not None:
-            for png in sorted((figures_dir / name).glob("*.png")):
-                published[f"figures/{png.name}"] = _sha256(png)
-        out = dict(record, published=published)
-        (dest / "run.json").write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
-        print(f"[{name}] tables published to {dest} (the previous set removed)", flush=True)
+            stage = _stage(figures_dir / name, lambda p: p.suffix == ".png")
+            staged.append((figures_dir / name, stage))
+            for png in sorted((run_dir / "figures").glob("*.png")):
+                shutil.copyfile(png, stage / png.name)
+                _stamp(stage / png.name, note)
+                published[f"figures/{png.name}"] = _sha256(stage / png.name)
+        if results_dir is not None:
+            tables = {n for pattern in (*RESULT_FILES, "run.json") for n in [p.name for p in run_dir.glob(pattern)]}
+            stage = _stage(results_dir / name, lambda p: p.name == "run.json" or any(p.match(pat) for pat in RESULT_FILES))
+            staged.append((results_dir / name, stage))
+            for path in _run_files(run_dir):  # (cleared before the run: all made by it)
+                if path.parent == run_dir and path.name in tables:
+                    shutil.copyfile(path, stage / path.name)
+                    _stamp(stage / path.name, note)
+                    published[path.name] = _sha256(stage / path.name)
+            out = dict(record, published=dict(sorted(published.items(), key=lambda kv: kv[0].startswith("figures/"))))
+            (stage / "run.json").write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
+        _swap(staged)
+    finally:
+        for _, stage in staged:
+            if stage.exists():
+                shutil.rmtree(stage, ignore_errors=True)
+    if figures_dir is not None:
+        print(f"[{name}] figures published to {figures_dir / name} (the previous set replaced whole)", flush=True)
+    if results_dir is not None:
+        print(f"[{name}] tables published to {results_dir / name} (the previous set replaced whole)", flush=True)
 
 
 #: Libraries whose versions shape the numbers of a run.
@@ -566,37 +850,60 @@ def main(argv: list[str] | None = None) -> int:
     figures_dir = args.figures_dir or (project_root() / "figures" if args.publish else None)
     results_dir = args.results_dir or (project_root() / "results" if args.publish else None)
     with console.tee_output(args.log, " ".join(["python -m semgru_keras.run", *(argv or sys.argv[1:])])):
-        try:  # every dataset is checked before the first kernel starts
+        return _checked_run(args, datasets, parameters, publish, figures_dir, results_dir)
+
+
+def _checked_run(args, datasets, parameters, publish, figures_dir, results_dir) -> int:
+    """Check every dataset (and the publish guard) before any kernel starts, then run them all."""
+    try:  # every dataset is checked before the first kernel starts
+        for dataset in datasets:
+            check_run(dataset, args.data_root, parameters, tuple(args.notebooks), args.notebook_dir)
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if publish:
+        try:  # the guard's cheap part (settings, data identity) before any kernel starts
             for dataset in datasets:
-                check_run(dataset, args.data_root, parameters, tuple(args.notebooks), args.notebook_dir)
+                check_publish(dataset, args.data_root, args.mode or "quick", parameters, results_dir, figures_dir)
         except RunError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    started = time.perf_counter()
+    with _interrupts_end_the_run():
         if args.log:  # the kernels' output (progress lines of every fold) through papermill's logger
             import logging
 
             logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-        started = time.perf_counter()
-        for dataset in datasets:
-            try:
-                run_notebooks(
-                    dataset,
-                    data_root=args.data_root,
-                    mode=args.mode or "quick",
-                    parameters=parameters,
-                    runs_dir=args.runs_dir,
-                    figures_dir=figures_dir,
-                    results_dir=results_dir,
-                    notebooks=tuple(args.notebooks),
-                    notebook_dir=args.notebook_dir,
-                    backend=args.backend,
-                    progress=not args.no_progress,
-                    log_output=bool(args.log),
-                )
-            except (RunError, NotebookRunError) as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 1
-        print(f"all done in {time.perf_counter() - started:.1f} s", flush=True)
+        try:
+            return _run_all(args, datasets, parameters, figures_dir, results_dir, started)
+        except (RunInterrupted, KeyboardInterrupt) as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            print(f"\n{exc or 'interrupted by SIGINT'}: kernels and workers shut down; the interrupted run "
+                  "published nothing", file=sys.stderr, flush=True)
+            return 128 + int(signum)
+
+
+def _run_all(args, datasets, parameters, figures_dir, results_dir, started) -> int:
+    for dataset in datasets:
+        try:
+            run_notebooks(
+                dataset,
+                data_root=args.data_root,
+                mode=args.mode or "quick",
+                parameters=parameters,
+                runs_dir=args.runs_dir,
+                figures_dir=figures_dir,
+                results_dir=results_dir,
+                notebooks=tuple(args.notebooks),
+                notebook_dir=args.notebook_dir,
+                backend=args.backend,
+                progress=not args.no_progress,
+                log_output=bool(args.log),
+            )
+        except (RunError, NotebookRunError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(f"all done in {time.perf_counter() - started:.1f} s", flush=True)
     return 0
 
 

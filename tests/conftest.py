@@ -18,3 +18,14 @@ def _seed():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def no_kernels(monkeypatch):
+    """Fail the test if a notebook kernel would start: the runner's checks must come first."""
+    import papermill
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a kernel was started before the run was checked")
+
+    monkeypatch.setattr(papermill, "execute_notebook", refuse)

@@ -302,3 +302,73 @@ def test_concurrent_writers_leave_one_complete_entry(tmp_path):
     path.write_bytes(path.read_bytes()[:1000])  # a cut-off entry (e.g. a full disk) is refused
     with pytest.raises(ValueError, match=r"e\.npz: unreadable cache entry"):
         read_entry(path)
+
+
+# ---------------------------------------------------------------------- a speed-up, never a point of failure
+def _read_only(folder, monkeypatch):
+    """Make ``folder`` read-only: permission bits, and (root ignores them) refused writes inside it."""
+    import errno
+    import os
+    import tempfile
+    from pathlib import Path
+
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    if os.geteuid() != 0:
+        return
+
+    def inside(path) -> bool:
+        return Path(path).resolve().is_relative_to(folder.resolve())
+
+    def refuse(path):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    mkstemp, write_text, mkdir = tempfile.mkstemp, Path.write_text, Path.mkdir
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, dir=None, **k: refuse(dir) if inside(dir) else mkstemp(*a, dir=dir, **k))
+    monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: refuse(self) if inside(self) else write_text(self, *a, **k))
+    monkeypatch.setattr(Path, "mkdir", lambda self, *a, **k: refuse(self) if inside(self) and not self.is_dir()
+                        else mkdir(self, *a, **k))
+
+
+def test_cache_is_a_speed_up_never_a_point_of_failure(folders, tmp_path, monkeypatch):
+    """Property 5 (issue 23): a cache that cannot be written (here: its folder would lie under a
+    file; then a read-only copy) costs only speed — results are computed, one warning names the
+    folder; a read-only cache without key.json is read; entries follow the process's umask."""
+    import os
+
+    def peak(y, sr):
+        calls.append(1)
+        return float(np.abs(y).max())
+
+    ds = load_dataset("quadrants", root=folders)
+    calls = []
+    expected = [peak(*ds.audio(i)) for i in range(len(ds))]
+
+    blocked = tmp_path / "a-file" / "cache"
+    (tmp_path / "a-file").write_text("not a folder")
+    calls = []
+    with pytest.warns(CacheWarning) as caught:
+        assert list(ds.map_audio(peak, key="peak", cache_dir=blocked, progress=False)) == expected
+    assert len(calls) == 4 and len(caught) == 1 and str(blocked) in str(caught[0].message)
+
+    shared = tmp_path / "shared"
+    old = os.umask(0o002)  # a group-shared cache
+    try:
+        assert list(ds.map_audio(peak, key="peak", cache_dir=shared, progress=False)) == expected
+    finally:
+        os.umask(old)
+    assert {p.stat().st_mode & 0o777 for p in shared.rglob("*.npz")} == {0o664}
+
+    for note in shared.rglob("key.json"):
+        note.unlink()
+    _read_only(shared, monkeypatch)
+    calls = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reading needs neither key.json nor a warning
+        assert list(ds.map_audio(peak, key="peak", cache_dir=shared, progress=False)) == expected
+    assert calls == []
+    with pytest.warns(CacheWarning, match=str(shared)):  # a new computation: computed, not stored
+        assert len(ds.map_audio(peak, key="peak-v2", cache_dir=shared, progress=False)) == 4
+    assert calls == [1] * 4
+    for path in [shared, *shared.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)

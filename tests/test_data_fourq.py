@@ -124,8 +124,13 @@ def test_real_4q_set_and_artist_grouped_folds():
         ds = load_dataset("4q", root=_real_root())
     assert len(ds) == 900
     assert {c: int((ds.labels == c).sum()) for c in ds.classes} == {"happy": 225, "angry": 225, "sad": 225, "relaxed": 225}
-    # 661 named artists (the "662" counted by pandas includes the blank one) + 3 songs grouped alone
-    assert len(np.unique(ds.groups)) == 664
+    # 661 named artists (the "662" counted by pandas includes the blank one) + 3 songs grouped alone,
+    # less four aliases ("Bob Marley" / "Bob Marley & the Wailers", ...) joined to their leader's group
+    assert len(np.unique(ds.metadata["artist"])) == 664 and len(np.unique(ds.groups)) == 660
+    for alias, leader in [("Bob Marley & the Wailers", "Bob Marley"), ("Xavier Cugat & His Orchestra", "Xavier Cugat"),
+                          ("Charlie Poole & the North Carolina Ramblers", "Charlie Poole"),
+                          ("Eddie Heywood and His Orchestra", "Eddie Heywood")]:
+        assert set(ds.groups[ds.metadata["artist"] == alias]) == {leader}
     folds = make_folds(ds.labels, n_folds=10, seed=0, groups=ds.groups)
     for artist in np.unique(ds.groups):
         assert len(np.unique(folds[ds.groups == artist])) == 1, f"artist {artist} is in two folds"

@@ -1,5 +1,7 @@
 """Figures of merit, folds, SVR/SVM search, tables and hand-crafted features (fast, no GRU training)."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,10 +111,40 @@ def test_folds_are_stratified_seeded_and_grouped(rng):
     grouped = make_folds(labels, n_folds=3, seed=0, groups=groups)
     for g in np.unique(groups):
         assert len(np.unique(grouped[groups == g])) == 1
-    coarse = np.arange(120) % 4  # four "genres": never used as folds automatically
-    assert len(np.unique(make_folds(labels, n_folds=3, groups=coarse)[coarse == 0])) > 1
     reg = make_folds(rng.random((50, 9)), n_folds=5, seed=0)
     assert sorted(np.bincount(reg)) == [10] * 5
+
+
+def test_grouping_is_never_dropped_silently_and_is_recorded(rng, tmp_path):
+    """Property 2 (issue 23): groups that can be honoured are (60 songs, 15 artists, 10 folds: before,
+    grouping was switched off without a word); groups that cannot raise an error naming the options;
+    the grouping used is in results.json and in the summary's note."""
+    from semgru_keras.protocol import cross_validate
+    from semgru_keras.report import write_tables
+    from semgru_keras.results import CVResults
+
+    labels = np.repeat(["happy", "angry", "sad", "relaxed"], 15)
+    artists = np.arange(60) % 15  # every artist in all four quadrants
+    folds = make_folds(labels, n_folds=10, seed=0, groups=artists)
+    for a in range(15):
+        assert len(np.unique(folds[artists == a])) == 1, f"artist {a} split across folds"
+    assert len(np.unique(folds)) == 10
+    few = np.arange(60) % 8
+    with pytest.raises(ValueError, match=r"8 groups cannot fill 10 folds.*n_folds=8 or fewer, or use_groups=False"):
+        make_folds(labels, n_folds=10, groups=few)
+    with pytest.raises(ValueError, match=r"fewer than the 3 inner folds; options: inner_folds=2"):
+        make_folds(labels, n_folds=3, groups=np.arange(60) % 3, inner_folds=3)
+    assert len(np.unique(make_folds(labels, n_folds=10, groups=few, use_groups=False)[few == 0])) > 1  # asked for
+
+    config = EvaluationConfig.quick(n_folds=5, systems=("handcrafted",), feature_groups=("dynamics",), n_boot=10)
+    features = {"dynamics": rng.standard_normal((60, 3))}
+    results = cross_validate(None, labels, handcrafted=features, config=config, groups=artists, progress=False)
+    saved = CVResults.load(results.save(tmp_path / "results.json"))
+    assert saved.grouping == {"use_groups": None, "grouped": True, "n_groups": 15, "n_songs": 60}
+    assert "Folds grouped by group (15 groups of 60 songs" in (write_tables(saved, tmp_path)["summary.md"]).read_text()
+    off = cross_validate(None, labels, handcrafted=features, config=dataclasses.replace(config, use_groups=False),
+                         groups=artists, progress=False)
+    assert off.grouping["grouped"] is False and off.grouping["use_groups"] is False
 
 
 def test_svr_search_uses_training_data_only(rng):

@@ -4,6 +4,7 @@ Small settings (3 folds, 2 epochs, 24 songs of 6 s) so that the cost is the work
 start-up (importing Keras and its backend), not the training.
 """
 
+import joblib
 import numpy as np
 import pytest
 
@@ -72,6 +73,6 @@ def test_folds_on_a_dask_cluster_give_the_sequential_results(small, sequential):
 
 def test_resolve_jobs_follows_joblib():
     assert resolve_jobs(1, 10) == 1
-    assert resolve_jobs(4, 3) == 3  # never more workers than folds
+    assert resolve_jobs(4, 3) == min(3, joblib.cpu_count())  # never more workers than folds or cores
     assert resolve_jobs(None, 10) == 1
     assert 1 <= resolve_jobs(-1, 10) <= 10

@@ -61,17 +61,6 @@ def nbdir(tmp_path):
     return folder
 
 
-@pytest.fixture
-def no_kernels(monkeypatch):
-    """Fail the test if a kernel would start: the checks must come first."""
-    import papermill
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a kernel was started before the run was checked")
-
-    monkeypatch.setattr(papermill, "execute_notebook", refuse)
-
-
 def test_the_notebooks_parameters_are_read_from_the_tagged_cell():
     names = notebook_parameters(REPO / "notebooks" / NOTEBOOKS[0])
     for key in ("dataset", "data_root", "mode", "seed", "epochs", "n_folds", "output_dir", "backend"):

@@ -1,10 +1,12 @@
-"""Command line: summarise a data set, or fill its feature cache.
+"""Command line: summarise a data set, fill its feature cache, or find recordings under several names.
 
 Usage::
 
     python -m semgru_keras.data info NAME [--root PATH] [-o KEY=VALUE ...]
     python -m semgru_keras.data extract NAME [--root PATH] [--n-jobs N] [--cache-dir DIR]
                                         [--skip-errors] [-o KEY=VALUE ...]
+    python -m semgru_keras.data duplicates NAME [--root PATH] [--n-jobs N] [--cache-dir DIR]
+                                           [--method auto|fingerprint|content] [--json FILE]
 
 ``NAME`` is one of ``synthetic-gems``, ``synthetic-quadrants``, ``emotify``, ``quadrants``
 or a path (layout detected). ``-o n_songs=50 -o seed=1`` passes loader options.
@@ -43,16 +45,22 @@ def _options(pairs: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m semgru_keras.data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for cmd, helptext in (("info", "print a summary of the data set"), ("extract", "compute and cache the input sequences")):
+    for cmd, helptext in (("info", "print a summary of the data set"), ("extract", "compute and cache the input sequences"),
+                          ("duplicates", "find songs that hold one recording (identical or re-encoded)")):
         p = sub.add_parser(cmd, help=helptext)
         p.add_argument("name", help=f"{', '.join(DATASETS)}, or a path")
         p.add_argument("--root", help="folder (or CSV) of a real data set")
         p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE", help="loader option, e.g. n_songs=50")
-        if cmd == "extract":
+        if cmd in ("extract", "duplicates"):
             p.add_argument("--n-jobs", type=int, default=1, help="parallel workers (-1: all cores)")
             p.add_argument("--cache-dir", help="cache folder (default $SEMGRU_CACHE_DIR or .cache/semgru_keras)")
-            p.add_argument("--skip-errors", action="store_true", help="skip unreadable songs (listed) instead of failing")
             p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        if cmd == "extract":
+            p.add_argument("--skip-errors", action="store_true", help="skip unreadable songs (listed) instead of failing")
+        if cmd == "duplicates":
+            p.add_argument("--method", default="fingerprint", choices=("auto", "fingerprint", "content"),
+                           help="fingerprint (default): identical files and re-encoded copies; content: identical only")
+            p.add_argument("--json", help="also write what was found to this JSON file")
     args = parser.parse_args(argv)
 
     try:
@@ -67,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     from .cache import default_cache_dir
 
     cache_dir = args.cache_dir or default_cache_dir()
+    if args.command == "duplicates":
+        return _duplicates(ds, args, cache_dir)
     start = time.perf_counter()
     try:
         seqs = ds.sequences(
@@ -88,6 +98,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped {len(seqs.errors)} songs:", file=sys.stderr)
         for msg in seqs.errors.values():
             print(f"  {msg}", file=sys.stderr)
+    return 0
+
+
+def _duplicates(ds, args, cache_dir) -> int:
+    import json
+
+    from .grouping import find_duplicates, merge_groups
+
+    try:
+        found = find_duplicates(ds, args.method, cache_dir=cache_dir, n_jobs=args.n_jobs, progress=not args.no_progress)
+    except (ImportError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{ds.name}: {found.describe()}")
+    for pair in found.pairs:
+        i, j = pair["songs"]
+        how = pair["how"] + (f", {pair['bit_error_rate']:.1%} of the fingerprint bits differ over "
+                             f"{pair['overlap_seconds']:.0f} s" if "bit_error_rate" in pair else "")
+        print(f"  {ds.ids[i]} ({ds.groups[i]}) = {ds.ids[j]} ({ds.groups[j]}): {how}")
+    merged = merge_groups(ds.groups, found.sets)
+    print(f"groups ({ds.group_by}): {len(set(ds.groups.tolist()))} -> {len(set(merged.tolist()))} with the duplicates joined")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"dataset": ds.name, "songs": len(ds), **found.to_dict(ds.ids)}, f, indent=1)
     return 0
 
 

@@ -25,8 +25,14 @@ so nothing on disk is ever unpickled or executed, and verifies the checksum; an 
 is unreadable, not plain arrays, cut off or altered is deleted, recomputed and reported by
 a :class:`CacheWarning` naming it. Writes go to a temporary file in the same folder and
 are moved into place with ``os.replace``: concurrent writers and killed processes leave a
-complete old or new entry, never a partial one. ``key.json`` in each folder names its
-computation. (The ``joblib/`` folder of earlier versions is never read.)
+complete old or new entry, never a partial one. Entries, folders and ``key.json`` get the
+permissions the process's umask allows (as any file it creates), so a cache shared by a
+group of users works. ``key.json`` in each folder names its computation for people browsing
+the cache; reading never needs it. (The ``joblib/`` folder of earlier versions is never read.)
+
+The cache is a speed-up, never a point of failure: a cache folder that cannot be written
+(read-only, full disk, not a folder) is read where it can be, songs it lacks are computed
+and returned all the same, and one :class:`CacheWarning` names the folder.
 
 Cache location
 --------------
@@ -60,6 +66,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..features import AudioError
+from ..parallel import guarded, resolve_jobs
 
 __all__ = [
     "CACHE_VERSION",
@@ -208,7 +215,8 @@ def clear_cache(cache_dir: str | os.PathLike | None = None) -> None:
 
 # ---------------------------------------------------------------------- entries on disk
 class CacheWarning(UserWarning):
-    """A cache entry was unreadable or failed its checksum; it is recomputed."""
+    """A cache entry was unreadable or failed its checksum (it is recomputed), or the cache folder
+    cannot be written (results are computed without storing them)."""
 
 
 _SCALARS = {"bool": bool, "int": int, "float": float, "complex": complex, "str": str}
@@ -298,11 +306,25 @@ def read_entry(path: str | os.PathLike) -> Any:
     return values[0]
 
 
+def _umask() -> int:
+    """The process's umask (read from ``/proc`` where it can be, which leaves it untouched)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_entry(path: str | os.PathLike, value: Any) -> None:
     """Store ``value`` at ``path`` atomically: a temporary file in the same folder, then ``os.replace``.
 
     Concurrent writers of one entry each replace it whole; readers see an old or a new
-    complete file, never a partial one.
+    complete file, never a partial one. The entry gets the permissions of any new file
+    (``0o666`` less the umask), not the temporary file's private ``0o600``.
     """
     import tempfile
 
@@ -313,6 +335,7 @@ def write_entry(path: str | os.PathLike, value: Any) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -334,15 +357,24 @@ def entry_path(cache_dir: str | os.PathLike, key: str, sr: int | None, content_i
     return key_folder(cache_dir, key, sr) / f"{_digest(content_id)[:40]}.npz"
 
 
-def _describe_key(folder: Path, key: str, sr: int | None) -> None:
-    """Write ``key.json`` (for people browsing the cache) once per computation."""
+def _describe_key(folder: Path, key: str, sr: int | None) -> str | None:
+    """Write ``key.json`` (for people browsing the cache) once per computation; ``None``, or why
+    the folder cannot be written."""
     note = folder / "key.json"
-    if not note.is_file():
+    if note.is_file():
+        return None
+    tmp = folder / f".key.{os.getpid()}.tmp"
+    try:
         folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"cache_version": CACHE_VERSION, "key": key, "sr": sr}, indent=1)
-        tmp = folder / f".key.{os.getpid()}.tmp"
-        tmp.write_text(text)
+        tmp.write_text(json.dumps({"cache_version": CACHE_VERSION, "key": key, "sr": sr}, indent=1))
         os.replace(tmp, note)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _named(exc: BaseException, source: AudioSource, what: str) -> BaseException:
@@ -355,8 +387,12 @@ def _named(exc: BaseException, source: AudioSource, what: str) -> BaseException:
     return RuntimeError(f"{label}: {what} failed ({type(exc).__name__}: {exc})")
 
 
-def _run_one(path: Path, sr, source, func, what, on_error):
-    """Compute one song and store it; ``(True, result)`` or ``(False, message)``."""
+def _run_one(path: Path | None, sr, source, func, what, on_error):
+    """Compute one song and store it at ``path`` (``None``: not stored).
+
+    Returns ``(True, result, None)``, ``(True, result, why it could not be stored)`` or
+    ``(False, message, None)``.
+    """
     try:
         y, rate = source.load(sr)
         value = func(y, rate)
@@ -366,9 +402,15 @@ def _run_one(path: Path, sr, source, func, what, on_error):
             if named is exc:
                 raise
             raise named from exc
-        return False, str(named)
-    write_entry(path, value)  # an uncacheable result type is the caller's error: it raises
-    return True, value
+        return False, str(named), None
+    _encode(value)  # an uncacheable result type is the caller's error: it raises, cache or not
+    if path is None:
+        return True, value, None
+    try:
+        write_entry(path, value)
+    except OSError as exc:  # read-only, full, gone: the result stands, only the speed-up is lost
+        return True, value, f"{type(exc).__name__}: {exc}"
+    return True, value, None
 
 
 def cached_map(
@@ -404,7 +446,8 @@ def cached_map(
     cache_dir : path, optional
         See :func:`default_cache_dir`.
     n_jobs : int or None
-        Parallel workers for songs not yet cached (``joblib`` semantics: -1 = all cores).
+        Parallel workers for songs not yet cached (``joblib`` semantics: -1 = all cores;
+        never more than the cores or the songs to compute: :func:`semgru_keras.parallel.resolve_jobs`).
     on_error : {"raise", "skip"}
         See the module docstring.
     progress : bool
@@ -431,7 +474,7 @@ def cached_map(
     ids = [s.label for s in sources] if ids is None else [str(i) for i in ids]
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = key_folder(root, key, sr)
-    _describe_key(folder, key, sr)
+    unwritable = _describe_key(folder, key, sr)  # None, or why the cache cannot be written
 
     results: list[Any] = [None] * len(sources)
     ok = np.zeros(len(sources), dtype=bool)
@@ -454,23 +497,33 @@ def cached_map(
                 continue
             except ValueError as exc:
                 warnings.warn(f"{exc}; recomputing it ({what} of {src.label})", CacheWarning, stacklevel=3)
-                paths[i].unlink(missing_ok=True)
+                try:
+                    paths[i].unlink(missing_ok=True)
+                except OSError:
+                    pass
         todo.append(i)
 
     if todo:
         desc = description or key
-        if n_jobs == 1:
-            outputs = (_run_one(paths[i], sr, sources[i], func, what, on_error) for i in todo)
+        store = (lambda i: None) if unwritable else (lambda i: paths[i])  # noqa: E731
+        n_workers = resolve_jobs(n_jobs, len(todo))  # never more workers than cores or songs
+        if n_workers == 1:
+            outputs = (_run_one(store(i), sr, sources[i], func, what, on_error) for i in todo)
         else:
-            jobs = (delayed(_run_one)(paths[i], sr, sources[i], func, what, on_error) for i in todo)
-            outputs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+            me = os.getpid()  # workers end with this process (parallel.die_with_parent)
+            jobs = (delayed(guarded)(me, _run_one, store(i), sr, sources[i], func, what, on_error) for i in todo)
+            outputs = Parallel(n_jobs=n_workers, return_as="generator")(jobs)
         bar = tqdm(outputs, total=len(todo), desc=desc, unit="song", disable=not progress, leave=False)
-        for i, (success, value) in zip(todo, bar):
+        for i, (success, value, not_stored) in zip(todo, bar):
             ok[i] = success
             if success:
                 results[i] = value
             else:
                 errors[ids[i]] = value
+            unwritable = unwritable or not_stored
+        if unwritable:
+            warnings.warn(f"{root}: cannot write the feature cache ({unwritable}); {what} computed without "
+                          "storing it (the next run computes it again)", CacheWarning, stacklevel=3)
 
     if errors:
         listing = "\n".join(f"  {msg}" for msg in errors.values())

@@ -69,6 +69,8 @@ class Dataset:
         Where the data came from.
     options : dict
         The options the loader was called with (for the record).
+    group_by : str
+        What a group is (``"artist"``, ``"song"``), for the record of a run.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Dataset:
     metadata: Any = None
     root: Path | None = None
     options: dict = field(default_factory=dict)
+    group_by: str = "group"
 
     def __post_init__(self):
         self.ids = np.asarray(self.ids).astype(str)
@@ -440,6 +443,7 @@ def _synthetic(name: str, maker: Callable, options: dict) -> Dataset:
         target_names=made.target_names,
         task="classification" if made.labels is not None else "regression",
         groups=made.metadata["artist"].to_numpy(),
+        group_by="artist",
         labels=made.labels,
         classes=None if made.labels is None else [c for c in QUADRANT_CLASSES if c in set(made.labels)],
         clips=made.clips,

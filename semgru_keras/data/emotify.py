@@ -224,6 +224,7 @@ def load_emotify(
         target_names=list(EMOTIFY_EMOTIONS),
         task="regression",
         groups=track_ids,
+        group_by="song",
         paths=paths,
         metadata=meta,
         root=root,

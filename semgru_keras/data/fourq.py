@@ -19,7 +19,10 @@ Layout (as distributed; the audio may be any format soundfile/librosa read)::
 
 Song ids are the CSV's ``Song`` column (``MT0000004637``); groups are artists, so
 cross-validation keeps an artist's clips in one fold (130 artists have several clips and
-28 appear in more than one quadrant). The loader checks the folders against the CSV
+28 appear in more than one quadrant). An artist credited with and without a backing band
+("Bob Marley" / "Bob Marley & the Wailers", "Xavier Cugat" / "… & His Orchestra": four
+such aliases in the authors' CSV) is one group
+(:func:`~semgru_keras.data.grouping.canonical_artists`); the metadata keeps the credits. The loader checks the folders against the CSV
 before anything is computed and names the file and CSV line that break a rule: a clip
 with no CSV row, a CSV row with no clip, a clip in two folders, a quadrant in the CSV that
 disagrees with the clip's folder, a duplicated song id. A blank artist cell makes that
@@ -35,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ..vocabulary import QUADRANT_CLASSES, QUADRANT_CORNERS, canonical_class
+from .grouping import canonical_artists
 from .quadrants import AUDIO_EXTENSIONS
 from .validation import MIN_DURATION, validate_songs
 
@@ -127,7 +131,7 @@ def load_4q(
     -------
     dict
         Keyword arguments of :class:`~semgru_keras.data.Dataset` (``name="4q"``): ids are
-        song ids, groups are artists, annotations the (valence, arousal) quadrant corners,
+        song ids, groups are artists (aliases joined), annotations the (valence, arousal) quadrant corners,
         metadata the CSV's ``Artist``, ``Title``, ``PQuad`` and the file path.
     """
 
@@ -207,7 +211,8 @@ def load_4q(
         task="classification",
         labels=frame["label"].to_numpy(),
         classes=present,
-        groups=artists.to_numpy(),
+        groups=canonical_artists(artists),
+        group_by="artist",
         paths=paths,
         metadata=meta,
         root=root,

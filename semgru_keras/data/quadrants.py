@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..vocabulary import CLASS_ALIASES, QUADRANT_CLASSES, QUADRANT_CORNERS, canonical_class
+from .grouping import canonical_artists
 from .validation import MIN_DURATION, validate_songs
 
 __all__ = ["AUDIO_EXTENSIONS", "CLASS_ALIASES", "QUADRANT_CLASSES", "canonical_class", "load_quadrants", "is_quadrant_root"]
@@ -103,7 +104,8 @@ def _from_csv(csv_path: Path) -> tuple[list[Path], list[str], list[str] | None]:
 
 
 def _groups(ids: np.ndarray, artists: list[str] | None, where: Path) -> np.ndarray:
-    """Artists as groups; a blank artist cell (or no artist column) makes the song its own group."""
+    """Artists as groups (aliases joined: :func:`~semgru_keras.data.grouping.canonical_artists`); a blank
+    artist cell (or no artist column) makes the song its own group."""
     if artists is None:
         return np.asarray(ids).astype(str)
     blank = [i for i, a in enumerate(artists) if not a]
@@ -113,7 +115,7 @@ def _groups(ids: np.ndarray, artists: list[str] | None, where: Path) -> np.ndarr
             "is its own group for grouped cross-validation",
             stacklevel=4,
         )
-    return np.array([a if a else f"song:{i}" for a, i in zip(artists, ids)])
+    return canonical_artists([a if a else f"song:{i}" for a, i in zip(artists, ids)])
 
 
 def load_quadrants(
@@ -216,6 +218,7 @@ def load_quadrants(
         labels=np.array(labels),
         classes=present,
         groups=groups,
+        group_by="artist" if artists is not None else "song",
         paths=list(paths),
         metadata=meta,
         root=root,
