@@ -241,3 +241,12 @@ def test_dry_run_runs_every_step_and_writes_the_record(tmp_path):
     assert "itself" in comparison["note"]
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert all(line[2] == ":" and line[5] == ":" for line in lines if "[" in line and "] " in line)
+
+
+def test_readme_says_whether_the_gpu_path_has_run():
+    records = [p for p in (ROOT / "benchmarks" / "results").glob("*-gpu-*.json") if not p.name.endswith(".results.json")]
+    section = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8").split("## The GPU path", 1)[1]
+    if records:
+        assert "not yet run on a GPU" not in section, f"{records[0].name} exists: say what it measured"
+    else:
+        assert "**It has not yet run on a GPU.**" in section
