@@ -9,6 +9,8 @@ per song in shuffled batches of 100 (the last batch of 60).
 It is what someone would write by hand in PyTorch: ``torch.nn.GRU`` (the cuDNN/oneDNN
 form, i.e. Keras' ``reset_after=True``), no padding mask (crops never need one), NumPy
 batching in the training loop. It imports nothing from Keras or ``semgru_keras``.
+``device="cuda"`` puts the model and each batch on the GPU (``benchmarks/gpu.py``); every
+epoch still ends with the batch losses read back, so its wall time includes the GPU's work.
 """
 
 from __future__ import annotations
@@ -60,12 +62,14 @@ def cosine_gram_loss(features, annotations, epsilon: float = 1e-12):
 class TwinTrainer:
     """Epoch-by-epoch training of :class:`TwinGRU` with the paper's crop protocol."""
 
-    def __init__(self, sequences, targets, *, crop_length=100, batch_size=100, units=(100, 50), seed=0):
+    def __init__(self, sequences, targets, *, crop_length=100, batch_size=100, units=(100, 50), seed=0,
+                 device: str = "cpu"):
+        self.device = torch.device(device)
         self.sequences = [np.asarray(s, dtype=np.float32) for s in sequences]
-        self.targets = torch.from_numpy(np.asarray(targets, dtype=np.float32))
+        self.targets = torch.from_numpy(np.asarray(targets, dtype=np.float32)).to(self.device)
         self.crop_length, self.batch_size = int(crop_length), int(batch_size)
         self.rng = np.random.default_rng(seed)
-        self.model = TwinGRU(self.sequences[0].shape[1], units, seed=seed)
+        self.model = TwinGRU(self.sequences[0].shape[1], units, seed=seed).to(self.device)
         self.optimizer = torch.optim.Adadelta(self.model.parameters(), lr=1.0, rho=0.9, eps=1e-6)
         n = len(self.sequences)
         n_batches = max(1, -(-n // self.batch_size))
@@ -85,9 +89,9 @@ class TwinTrainer:
             songs = order[b * self.batch_size : stop]
             x = torch.from_numpy(
                 np.stack([self.sequences[i][starts[i] : starts[i] + self.crop_length] for i in songs])
-            )
+            ).to(self.device)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = cosine_gram_loss(self.model(x), self.targets[songs])
+            loss = cosine_gram_loss(self.model(x), self.targets[torch.from_numpy(songs).to(self.device)])
             loss.backward()
             self.optimizer.step()
             total += float(loss.detach())
@@ -97,9 +101,10 @@ class TwinTrainer:
 def embed(model: TwinGRU, sequences, batch_size: int = 32) -> np.ndarray:
     """Features of equal-length songs in batches (the benchmark's songs need no padding)."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     with torch.inference_mode():
         for start in range(0, len(sequences), batch_size):
-            x = torch.from_numpy(np.stack(sequences[start : start + batch_size]))
-            out.append(model(x).numpy())
+            x = torch.from_numpy(np.stack(sequences[start : start + batch_size])).to(device)
+            out.append(model(x).cpu().numpy())
     return np.concatenate(out)

@@ -88,6 +88,24 @@ def _matmul_rate(framework: str, n: int = 2048, repeats: int = 5) -> float:
     return 2.0 * n**3 / best
 
 
+def backend_devices(backend: str) -> list[str]:
+    """The devices the backend computes on (a GPU shows here only when its CUDA build works)."""
+    try:
+        if backend == "jax":
+            import jax
+
+            return [f"{d.platform}:{getattr(d, 'device_kind', d)}" for d in jax.devices()]
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return ["cpu"] + [f"gpu:{d.name}" for d in tf.config.list_physical_devices("GPU")]
+        import torch
+
+        return ["cpu"] + [f"cuda:{torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+    except Exception as exc:  # noqa: BLE001 - report, never fail the worker's start
+        return [f"unknown ({type(exc).__name__}: {exc})"]
+
+
 class _KerasSide:
     """Everything that touches Keras: imported only in Keras workers."""
 
@@ -112,7 +130,8 @@ class _KerasSide:
             import torch
 
             threads = torch.get_num_threads()
-        return {"framework": f"keras-{backend}", "versions": versions, "torch_threads": threads}
+        return {"framework": f"keras-{backend}", "versions": versions, "torch_threads": threads,
+                "devices": backend_devices(backend)}
 
     def build(self, variant: dict, spec):
         from semgru_keras.model import build_feature_model
@@ -227,7 +246,7 @@ class _TwinSide:
 
     def info(self) -> dict:
         return {"framework": "pytorch-twin", "versions": {"torch": self.torch.__version__},
-                "torch_threads": self.torch.get_num_threads()}
+                "torch_threads": self.torch.get_num_threads(), "cuda": self.torch.cuda.is_available()}
 
     def train(self, chan: Channel, variant: dict, spec, warmup_epochs: int) -> None:
         from .spec import training_data
@@ -235,8 +254,9 @@ class _TwinSide:
 
         t0 = time.perf_counter()
         sequences, targets = training_data(spec)
+        device = (variant.get("train_kwargs") or {}).get("device", "cpu")  # "cuda": benchmarks/gpu.py
         trainer = TwinTrainer(sequences, targets, crop_length=spec.crop_length, batch_size=spec.batch_size,
-                              units=tuple(spec.units), seed=0)
+                              units=tuple(spec.units), seed=0, device=device)
         build_s = time.perf_counter() - t0
         times = []
         for _ in range(warmup_epochs):
