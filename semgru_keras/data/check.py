@@ -128,10 +128,12 @@ class CheckReport:
         return not self.problems
 
     def format(self) -> str:
-        verdict = (
-            f"complete: {self.source.name} copy at {self.root} has every file of the authors' distribution"
-            if self.ok else f"{len(self.problems)} problem(s) in the {self.source.name} copy at {self.root}"
-        )
+        if not self.ok:
+            verdict = f"{len(self.problems)} problem(s) in the {self.source.name} copy at {self.root}"
+        else:
+            verdict = f"complete: the {self.source.name} copy at {self.root} has every file of the authors' distribution"
+            if any(n.startswith("re-encoded copy") for n in self.notes):
+                verdict += ", as a re-encoded copy"
         out = [f"{self.source.name}: checking {self.root}", *self.lines]
         out += [f"note: {n}" for n in self.notes]
         out += [str(p) for p in self.problems]
