@@ -122,6 +122,26 @@ def test_records_name_source_licence_citation_layout_and_digests(capsys):
     assert "11(4)" in sources.SOURCES["4q"].citation and "2020" in sources.SOURCES["4q"].citation
 
 
+def test_readme_getting_the_data_agrees_with_the_records():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Getting the data", 1)[1].split("\n## ", 1)[0]
+    for source in sources.SOURCES.values():
+        assert source.page in section and source.doi in section
+        assert f"check {source.name} --root" in section
+        for rel, digest in source.annotation_sha256.items():
+            assert f"`{digest[:12]}…`" in section, rel
+    emotify, fourq = sources.SOURCES["emotify"], sources.SOURCES["4q"]
+    assert "402,508 bytes" in emotify.downloads[0].size and "402,508 bytes" in section
+    assert f"{emotify.n_files} one-minute excerpts" in section and f"{fourq.n_files} clips" in section
+    assert f"n = 1–{emotify.folders['emotifymusic/rock']}" in section and f"{fourq.folders['Q1']} in each" in section
+    # one year for the 4Q article wherever the README and the data package cite it
+    assert "11(4), 2020 (published online 2018)" in section
+    assert "Panda et al. 2018" not in readme and "Panda, Malheiro & Paiva 2018" not in readme
+    package = Path(sources.__file__).parent
+    for module in package.glob("*.py"):
+        assert "Paiva 2018" not in module.read_text(encoding="utf-8"), module.name
+
+
 def _real(name: str, env: str) -> Path | None:
     candidates = [Path(os.environ[env])] if os.environ.get(env) else []
     candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data" / name)
