@@ -56,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .cache
+	rm -rf $(VENV) .venv-py* runs .pytest_cache .cache

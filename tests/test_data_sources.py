@@ -228,6 +228,8 @@ def test_missing_root_folder_and_annotation_file(tmp_path, monkeypatch, capsys):
     source = _fourq_copy(tmp_path / "4q")
     code, out = _check(monkeypatch, capsys, source, tmp_path / "nowhere")
     assert code == 1 and "nowhere: folder not found. Fix:" in out and "download 4q --to" in out
+    code, out = _check(monkeypatch, capsys, source, tmp_path)  # one level too high
+    assert code == 1 and len(_problems(out)) == 1 and f"Fix: pass --root {tmp_path / '4q'}" in out
     import shutil
 
     shutil.rmtree(tmp_path / "4q" / "Q4")

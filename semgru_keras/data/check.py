@@ -323,6 +323,15 @@ def check_copy(
             f"pass the folder that holds {next(iter(source.annotation_sha256))}, or fetch the data: "
             f"python -m semgru_keras.data download {source.name} --to {root}"))
         return report
+    expected = [*source.annotation_sha256, *source.folders]
+    if not any((root / rel).exists() for rel in expected):
+        first = next(iter(source.annotation_sha256))
+        below = sorted(p.parent for p in root.glob(f"*/{first}"))
+        fix = (f"pass --root {below[0]}" if below else
+               f"pass the folder that holds {first}, or fetch the data: "
+               f"python -m semgru_keras.data download {source.name} --to {root}")
+        report.problems.append(Problem(str(root), f"none of {', '.join(expected)} is here", fix))
+        return report
     _check_annotations(report)
     files = _check_folders(report)
     if decode:
