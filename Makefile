@@ -43,12 +43,17 @@ demo: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/python -m semgru_keras.run --all-demo --publish
 
+# Jupyter refuses to run as root without --allow-root (containers, many classroom servers run as root);
+# LAB_ARGS passes more options, e.g. make lab LAB_ARGS="--no-browser --port 8890"
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ARGS ?=
+
 lab: $(STAMP)
-	$(BIN)/python -m jupyter lab --KernelManager.transport=ipc notebooks/
+	$(BIN)/python -m jupyter lab --KernelManager.transport=ipc $(ALLOW_ROOT) $(LAB_ARGS) notebooks/
 
 bench: $(STAMP)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .cache
+	rm -rf $(VENV) .venv-py* runs .pytest_cache .cache

@@ -106,7 +106,7 @@ def format_table(predictions: Sequence[SongPrediction], model: Pretrained, k: in
     lines += ["", _scale_note() + "."]
     gems = model.cv_scores.get("gems")
     if gems:
-        lines.append(f"Cross-validated {gems['metric']} of this recipe: {gems['value']:.2f} ({gems['file']}).")
+        lines.append(f"Cross-validated {gems['metric']} of this recipe: {gems['value']:.2f} (the model card says how it was measured).")
     lines.append(f"Model card: {MODEL_DIR / 'MODEL_CARD.md'}")
     return "\n".join(lines) + "\n"
 

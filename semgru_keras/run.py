@@ -81,7 +81,7 @@ from .backends import choose_backend, default_backend
 
 __all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "RunError", "NotebookRunError", "RunInterrupted",
            "settings", "run_notebooks", "default_backend", "notebook_dir", "notebook_parameters", "check_run",
-           "check_publish", "machine_record", "package_versions", "main"]
+           "check_notebook_tools", "check_publish", "machine_record", "package_versions", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = (
@@ -215,6 +215,22 @@ def notebook_parameters(path: str | Path) -> list[str]:
     return names
 
 
+#: What the runner needs beyond the package's own dependencies: the ``notebooks`` extra.
+NOTEBOOK_TOOLS = ("papermill", "ipykernel", "nbformat")
+
+
+def check_notebook_tools() -> None:
+    """Raise :class:`RunError` naming the ``notebooks`` extra when papermill or the kernel is not installed."""
+    import importlib.util
+
+    missing = [m for m in NOTEBOOK_TOOLS if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RunError(
+            f"the notebook runner needs the package's `notebooks` extra (missing here: {', '.join(missing)}): "
+            "pip install 'semgru-keras[notebooks]' (in a checkout: pip install -e '.[notebooks]')"
+        )
+
+
 def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=NOTEBOOKS,
               notebook_dir: str | Path | None = None) -> list[str]:
     """Check a run before any kernel starts; return the notebooks' parameter names.
@@ -228,6 +244,7 @@ def check_run(dataset: str, data_root: str | None, parameters: dict, notebooks=N
     from .data.fourq import is_4q_root
     from .data.quadrants import is_quadrant_root
 
+    check_notebook_tools()
     folder = Path(notebook_dir) if notebook_dir else NOTEBOOK_DIR
     known: list[str] = []
     for name in notebooks:

@@ -117,6 +117,7 @@ def test_table_names_the_song_and_its_quadrant(run, songs):
     code, out, _ = run(songs["wavs"][1])
     assert code == 0
     assert str(songs["wavs"][1]) in out and "quadrant probabilities:" in out and "most similar" in out
+    assert "results/" not in out  # an installed package has no results/ folder to point at
 
 
 def test_non_audio_file_fails_with_its_name_and_a_non_zero_exit(run, songs):

@@ -276,3 +276,14 @@ def test_the_wheel_ships_the_notebooks(tmp_path):
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "Requires-Python: <3.12,>=3.11" in metadata
     assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
+
+
+def test_without_the_notebooks_extra_the_runner_names_it(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "papermill" else real(name, *a))
+    assert main(["--dataset", "synthetic-gems", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the notebook runner needs the package's `notebooks` extra (missing here: papermill)")
+    assert "pip install 'semgru-keras[notebooks]'" in err and "Traceback" not in err

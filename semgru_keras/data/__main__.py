@@ -1,15 +1,22 @@
-"""Command line: summarise a data set, fill its feature cache, or find recordings under several names.
+"""Command line: get and verify the real data sets, summarise a data set, fill its feature cache, find recordings under several names.
 
 Usage::
 
+    python -m semgru_keras.data sources [NAME]
+    python -m semgru_keras.data download NAME --to PATH [--url URL ...] [--no-decode]
+    python -m semgru_keras.data check NAME --root PATH [--no-decode] [--n-jobs N]
     python -m semgru_keras.data info NAME [--root PATH] [-o KEY=VALUE ...]
     python -m semgru_keras.data extract NAME [--root PATH] [--n-jobs N] [--cache-dir DIR]
                                         [--skip-errors] [-o KEY=VALUE ...]
     python -m semgru_keras.data duplicates NAME [--root PATH] [--n-jobs N] [--cache-dir DIR]
                                            [--method auto|fingerprint|content] [--json FILE]
 
-``NAME`` is one of ``synthetic-gems``, ``synthetic-quadrants``, ``emotify``, ``quadrants``
-or a path (layout detected). ``-o n_songs=50 -o seed=1`` passes loader options.
+``sources``, ``download`` and ``check`` take ``emotify`` or ``4q``
+(:mod:`semgru_keras.data.sources`, :mod:`~semgru_keras.data.download`,
+:mod:`~semgru_keras.data.check`); ``check`` and ``download`` exit with 1 when the copy has a
+problem. For ``info`` and ``extract``, ``NAME`` is one of ``synthetic-gems``,
+``synthetic-quadrants``, ``emotify``, ``4q``, ``quadrants`` or a path (layout detected);
+``-o n_songs=50 -o seed=1`` passes loader options.
 """
 
 from __future__ import annotations
@@ -42,9 +49,54 @@ def _options(pairs: list[str]) -> dict:
     return out
 
 
+def _real_data_commands(sub) -> None:
+    from .sources import SOURCES
+
+    names = list(SOURCES)
+    p = sub.add_parser("sources", help="where the real data sets come from: URLs, size, licence, citation, layout")
+    p.add_argument("name", nargs="?", choices=names, help="one data set (default: all)")
+    p = sub.add_parser("check", help="verify a copy: file counts, annotation SHA-256, every audio file decodable")
+    p.add_argument("name", choices=names)
+    p.add_argument("--root", required=True, help="the copy's folder (what load_dataset(NAME, root=...) reads)")
+    p.add_argument("--no-decode", action="store_true", help="check layout and annotation files only")
+    p.add_argument("--n-jobs", type=int, default=1, help="parallel decoding workers (-1: all cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("download", help="fetch the authors' files (resumable), unpack and check them")
+    p.add_argument("name", choices=names)
+    p.add_argument("--to", required=True, help="folder to fill (created); partial downloads resume from here")
+    p.add_argument("--url", action="append", metavar="URL",
+                   help="another address for a file (a mirror), one per file of the distribution, in order")
+    p.add_argument("--no-decode", action="store_true", help="after unpacking, skip decoding the audio")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _run_real_data_command(args) -> int:
+    from .check import check_copy
+    from .sources import SOURCES, describe_source
+
+    if args.command == "sources":
+        names = [args.name] if args.name else list(SOURCES)
+        print("\n\n".join(describe_source(SOURCES[n]) for n in names))
+        return 0
+    if args.command == "download":
+        from .download import DownloadError, download
+
+        try:
+            download(SOURCES[args.name], args.to, urls=args.url, progress=not args.no_progress)
+        except DownloadError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    root = args.root if args.command == "check" else args.to
+    report = check_copy(SOURCES[args.name], root, decode=not args.no_decode,
+                        n_jobs=getattr(args, "n_jobs", 1), progress=not args.no_progress)
+    print(report.format())
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m semgru_keras.data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    _real_data_commands(sub)
     for cmd, helptext in (("info", "print a summary of the data set"), ("extract", "compute and cache the input sequences"),
                           ("duplicates", "find songs that hold one recording (identical or re-encoded)")):
         p = sub.add_parser(cmd, help=helptext)
@@ -62,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                            help="fingerprint (default): identical files and re-encoded copies; content: identical only")
             p.add_argument("--json", help="also write what was found to this JSON file")
     args = parser.parse_args(argv)
+    if args.command in ("sources", "check", "download"):
+        return _run_real_data_command(args)
 
     try:
         ds = load_dataset(args.name, root=args.root, **_options(args.option))

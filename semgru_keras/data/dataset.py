@@ -503,9 +503,12 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
         if root is None:
             root = emotify_root_from_env() if name == "emotify" else None
             if root is None:
+                from .sources import how_to_get
+
                 hint = {
-                    "emotify": "or set $SEMGRU_EMOTIFY_ROOT",
-                    "4q": f"(the folder with {fourq.FOURQ_METADATA} and Q1/ … Q4/)",
+                    "emotify": f"(the folder with data.csv and emotifymusic/) or set $SEMGRU_EMOTIFY_ROOT; "
+                               f"no copy yet? {how_to_get('emotify')}",
+                    "4q": f"(the folder with {fourq.FOURQ_METADATA} and Q1/ … Q4/); no copy yet? {how_to_get('4q')}",
                     "quadrants": "(a folder of class folders or a CSV path,label)",
                 }[name]
                 raise ValueError(f"{name}: pass root=<path to the data> {hint}")

@@ -19,6 +19,16 @@ age, gender, mother tongue`` (a space after every comma); the nine emotion colum
 
 The annotation of a song (the paper's target) is the fraction of its respondents who
 tagged each emotion; respondents who tagged nothing count in the denominator.
+
+Getting the data
+----------------
+From the authors' page, https://www2.projects.science.uu.nl/memotion/emotifydata/
+(``data.csv`` and ``emotifymusic.zip``), or ``python -m semgru_keras.data download emotify
+--to PATH``; ``python -m semgru_keras.data check emotify --root PATH`` verifies a copy
+(400 files, ``data.csv``'s SHA-256). Cite A. Aljanaki, F. Wiering & R. C. Veltkamp,
+Information Processing & Management 52(1), 2016. The music is Magnatune's, under Creative
+Commons BY-NC-SA licences: never commit it to a repository. Everything, with the licence and
+digests: ``python -m semgru_keras.data sources emotify`` (:mod:`semgru_keras.data.sources`).
 """
 
 from __future__ import annotations
@@ -184,11 +194,13 @@ def load_emotify(
         raise ValueError(f"on_missing must be 'raise' or 'skip', got {on_missing!r}")
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: Emotify folder not found")
+        raise FileNotFoundError(f"{root}: Emotify folder not found (python -m semgru_keras.data sources emotify "
+                                "says where to get it; check it with python -m semgru_keras.data check emotify --root PATH)")
     csv_path = root / "data.csv"
     songs = read_emotify_annotations(csv_path)
     if not (root / "emotifymusic").is_dir():
-        raise FileNotFoundError(f"{root / 'emotifymusic'}: Emotify audio folder not found (expected emotifymusic/<genre>/<n>.mp3)")
+        raise FileNotFoundError(f"{root / 'emotifymusic'}: Emotify audio folder not found (expected emotifymusic/<genre>/<n>.mp3: "
+                                "unpack the authors' emotifymusic.zip there; python -m semgru_keras.data sources emotify)")
     paths = [emotify_path(root, t, g) for t, g in zip(songs.index, songs["genre"])]
     exists = np.array([p.is_file() for p in paths])
     if not exists.all():

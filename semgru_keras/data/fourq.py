@@ -1,4 +1,7 @@
-"""The 4Q audio emotion data set (Panda, Malheiro & Paiva 2018), read as its authors distribute it.
+"""The 4Q audio emotion data set, read as its authors distribute it.
+
+Panda, Malheiro & Paiva, IEEE Transactions on Affective Computing 11(4), 2020 (published
+online 2018).
 
 900 clips of about 30 s, 225 in each of Russell's valence–arousal quadrants — the same
 four classes as the paper's Last.fm set (Table II), whose audio was never published:
@@ -27,6 +30,16 @@ before anything is computed and names the file and CSV line that break a rule: a
 with no CSV row, a CSV row with no clip, a clip in two folders, a quadrant in the CSV that
 disagrees with the clip's folder, a duplicated song id. A blank artist cell makes that
 song a group of its own (with a warning listing them), never one shared "blank" artist.
+
+Getting the data
+----------------
+From the authors' page, https://mir.dei.uc.pt/downloads.html (``MER_audio_taffc_dataset.zip``),
+or ``python -m semgru_keras.data download 4q --to PATH``; ``python -m semgru_keras.data check
+4q --root PATH`` verifies a copy (900 files, both CSVs' SHA-256). Cite R. Panda, R. Malheiro
+& R. P. Paiva, "Novel audio features for music emotion recognition", IEEE Transactions on
+Affective Computing 11(4), 2020 (published online 2018), doi:10.1109/TAFFC.2018.2820691. The
+clips are previews of commercial recordings: never commit them to a repository. Everything,
+with the digests: ``python -m semgru_keras.data sources 4q`` (:mod:`semgru_keras.data.sources`).
 """
 
 from __future__ import annotations
@@ -63,7 +76,7 @@ def _read_metadata(csv_path: Path):
     if not csv_path.is_file():
         raise FileNotFoundError(
             f"{csv_path}: the 4Q metadata file is missing (the authors' distribution has {FOURQ_METADATA} "
-            f"beside the folders Q1–Q4)"
+            f"beside the folders Q1–Q4; python -m semgru_keras.data sources 4q says where to get it)"
         )
     try:
         frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
@@ -139,7 +152,8 @@ def load_4q(
         raise ValueError(f"on_missing must be 'raise' or 'skip', got {on_missing!r}")
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: 4Q data folder not found")
+        raise FileNotFoundError(f"{root}: 4Q data folder not found (python -m semgru_keras.data sources 4q says where "
+                                "to get it; check it with python -m semgru_keras.data check 4q --root PATH)")
     csv_path = root / FOURQ_METADATA
     frame = _read_metadata(csv_path)
     clips = _clips(root)

@@ -1,7 +1,7 @@
 """Four valence–arousal quadrant classes from a folder layout or a CSV.
 
-The 4Q audio emotion data set (Panda, Malheiro & Paiva 2018) and EMOPIA (Hung et al.
-2021) label songs with Russell's quadrants, the same four classes as the paper's Last.fm
+The 4Q audio emotion data set (Panda, Malheiro & Paiva, IEEE TAFFC 2020, online 2018) and
+EMOPIA (Hung et al. 2021) label songs with Russell's quadrants, the same four classes as the paper's Last.fm
 set. Two layouts are read:
 
 * folders: ``root/<class>/**/*.{mp3,wav,ogg,flac}`` (sub-folders inside a class folder are
