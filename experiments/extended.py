@@ -133,7 +133,7 @@ def run_variant(dataset: str, name: str, data_root: str, cache_dir: str | None =
     are read back instead of computed; the partial folder is removed once the variant is saved.
     """
     from semgru_keras.data import load_dataset
-    from semgru_keras.evaluation import cross_validate_dataset
+    from semgru_keras.evaluation import cross_validate_dataset, fold_groups
     from semgru_keras.protocol import make_folds
     from semgru_keras.results import CVResults
 
@@ -150,7 +150,8 @@ def run_variant(dataset: str, name: str, data_root: str, cache_dir: str | None =
     if [str(i) for i in ds.ids] != [str(i) for i in base.ids]:
         raise SystemExit(f"{dataset}: the data set's songs differ from {out / dataset / 'results.json'}; "
                          "rerun the protocol first")
-    folds = make_folds(np.asarray(ds.targets), config.n_folds, config.seed, groups=ds.groups,
+    groups, _ = fold_groups(ds, config, cache_dir=cache_dir, progress=False)  # artists + duplicate recordings
+    folds = make_folds(np.asarray(ds.targets), config.n_folds, config.seed, groups=groups,
                        use_groups=config.use_groups)
     if not np.array_equal(folds, base.folds):
         raise SystemExit(f"{name}: its folds would differ from {out / dataset / 'results.json'}'s; "

@@ -328,6 +328,7 @@ def test_run_variant_resumes_from_its_partial_folds_and_skips_a_saved_variant(tm
     ds = types.SimpleNamespace(ids=base.ids, targets=base.y_true, groups=None)
     monkeypatch.setattr(semgru_keras.data, "load_dataset", lambda name, root=None: ds)
     monkeypatch.setattr("semgru_keras.protocol.make_folds", lambda *a, **k: base.folds)
+    monkeypatch.setattr(semgru_keras.evaluation, "fold_groups", lambda ds, config, **k: (None, None))
     calls = []
 
     def fake_cv(ds_, config, cache_dir=None, n_jobs=1, progress=True, checkpoint_dir=None):
