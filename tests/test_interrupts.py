@@ -122,10 +122,11 @@ def _run_and_signal(tmp_path: Path, sig: int) -> tuple[int | None, float, set[in
         while time.monotonic() < sent + 10 and any(_alive(p) for p in family):
             time.sleep(0.1)
         return status, seconds, family, {p for p in family if _alive(p)}, results
-    finally:  # whatever is left (a failing run): nothing of this test outlives it
+    finally:  # whatever is left (a failing run): nothing of this test outlives it, nothing else is touched
         for pid in family | _descendants(proc.pid) | {proc.pid}:
             try:
-                os.kill(pid, signal.SIGKILL)
+                if env["SEMGRU_CACHE_DIR"].encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
         proc.wait()
