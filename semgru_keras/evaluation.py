@@ -40,7 +40,7 @@ from .protocol import (
     make_folds,
 )
 from .report import save_figures, write_tables
-from .results import CVResults, data_identity, grouping_line
+from .results import CVResults, grouping_line
 
 __all__ = [
     "evaluate",
@@ -140,7 +140,7 @@ def cross_validate_dataset(
     results.stage_seconds["extraction"] = extraction  # reading the cache, or computing what it lacks
     by = ds.group_by + (" + duplicate recordings" if duplicates.sets else "")
     results.grouping.update(by=by, duplicates=duplicates.to_dict(ds.ids))
-    results.data = {"name": ds.name, **data_identity(ds.ids, ds.targets)}
+    results.data = {"name": ds.name, **results.identity()}  # of the targets as evaluated (shuffled or not)
     if progress:
         print(f"{ds.name}: {grouping_line(results.grouping)}", flush=True)
     return results

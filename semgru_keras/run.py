@@ -312,14 +312,11 @@ def _published(dest: Path) -> tuple[dict | None, dict | None]:
 
 
 def _identity(results: dict) -> dict:
-    """The data identity a ``results.json`` records, or (older records) computes from its ids and targets."""
-    from .results import CVResults, data_identity
+    """The identity of the data a ``results.json`` evaluated, computed from its song ids and targets
+    (as its ``data`` records it; older records have no ``data``)."""
+    from .results import CVResults
 
-    recorded = results.get("data") or {}
-    if "annotations_sha256" in recorded:
-        return {k: recorded[k] for k in ("n_songs", "annotations_sha256")}
-    record = CVResults.from_dict(results)
-    return data_identity(record.ids, record.y_true)
+    return CVResults.from_dict(results).identity()
 
 
 def _differences(ours: dict, theirs: dict, ignore=()) -> list[str]:

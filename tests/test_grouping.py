@@ -118,6 +118,7 @@ def test_duplicate_recordings_are_found_grouped_and_counted(tmp_path):
     saved = CVResults.load(results.save(tmp_path / "results.json"))
     assert saved.grouping["grouped"] is True
     assert saved.grouping["duplicates"]["n_sets"] == 2 and saved.grouping["duplicates"]["n_songs"] == 4
+    assert saved.grouping["by"] == "song + duplicate recordings" and saved.data == {"name": "quadrants", **saved.identity()}
 
 
 def test_duplicates_command_names_the_songs(tmp_path, capsys):

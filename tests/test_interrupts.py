@@ -102,6 +102,7 @@ def _run_and_signal(tmp_path: Path, sig: int) -> tuple[int | None, float, set[in
            "--results-dir", str(tmp_path / "res"), "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     marks = tmp_path / "runs" / "synthetic-gems" / "pids"
+    family: set[int] = set()
     try:
         deadline = time.monotonic() + 240
         while len(list(marks.glob("worker-*"))) < WORKERS or not list(marks.glob("kernel-*")):
@@ -121,10 +122,11 @@ def _run_and_signal(tmp_path: Path, sig: int) -> tuple[int | None, float, set[in
         while time.monotonic() < sent + 10 and any(_alive(p) for p in family):
             time.sleep(0.1)
         return status, seconds, family, {p for p in family if _alive(p)}, results
-    finally:
-        for pid in _descendants(proc.pid) | {proc.pid}:
+    finally:  # whatever is left (a failing run): nothing of this test outlives it, nothing else is touched
+        for pid in family | _descendants(proc.pid) | {proc.pid}:
             try:
-                os.kill(pid, signal.SIGKILL)
+                if env["SEMGRU_CACHE_DIR"].encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
         proc.wait()
