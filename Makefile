@@ -4,6 +4,8 @@
 # and for readers and instructors:
 #   make lab     JupyterLab on notebooks/ with the project's environment
 #   make figures rerun the demo and replace the committed figures/<dataset>/ (the only target that does)
+#   make student the exercises as student notebooks with answer cells -> runs/grading/student/ (grading/README.md)
+#   make grade SUBMISSIONS=DIR  grade students' notebooks with Otter -> runs/grading/grades.csv
 # Notebooks are stored without outputs: `make install` and `make lab` point git's nbstripout filter (declared in
 # .gitattributes) at this environment, and `make lab` saves the lessons without outputs (jupyter_server_config.py),
 # so a Run All in JupyterLab leaves `git status` clean.
@@ -16,8 +18,10 @@ PYTEST_ARGS ?=
 #   make bench TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch>=2.2
 BENCH_ARGS ?=
+GRADING     ?= runs/grading
+SUBMISSIONS ?= submissions
 
-.PHONY: install git-filter test test-fast demo figures lab bench clean help
+.PHONY: install git-filter test test-fast demo figures lab bench student grade clean help
 
 help:
 	@echo "make demo    - run notebooks 01-06 with papermill on every built-in demo dataset -> runs/"
@@ -25,6 +29,8 @@ help:
 	@echo "make lab     - open JupyterLab on notebooks/ in the project's environment"
 	@echo "make figures - rerun the demo and replace the committed figures/<dataset>/ with its figures"
 	@echo "make bench   - speed benchmarks (not part of the tests)"
+	@echo "make student - student notebooks with answer cells and their autograders -> $(GRADING)/"
+	@echo "make grade SUBMISSIONS=DIR - grade the student notebooks in DIR -> $(GRADING)/grades.csv"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +77,12 @@ lab: install
 bench: $(STAMP)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+student: $(STAMP)
+	$(BIN)/python -m grading build --out $(GRADING)
+
+grade: student
+	$(BIN)/python -m grading grade --out $(GRADING) $(SUBMISSIONS)
 
 clean:
 	rm -rf $(VENV) .venv-py* runs .pytest_cache .cache
