@@ -112,6 +112,10 @@ def cross_validate_dataset(
         n_jobs=n_jobs,
     )
     results.stage_seconds["extraction"] = extraction  # reading the cache, or computing what it lacks
+    if sequences is not None:
+        from .features import FeatureConfig
+
+        results.feature_config = (feature_config or FeatureConfig()).to_dict()
     return results
 
 
