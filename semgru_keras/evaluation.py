@@ -143,6 +143,10 @@ def cross_validate_dataset(
     results.data = {"name": ds.name, **results.identity()}  # of the targets as evaluated (shuffled or not)
     if progress:
         print(f"{ds.name}: {grouping_line(results.grouping)}", flush=True)
+    if sequences is not None:
+        from .features import FeatureConfig
+
+        results.feature_config = (feature_config or FeatureConfig()).to_dict()
     return results
 
 

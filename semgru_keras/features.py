@@ -51,10 +51,29 @@ One more choice is ours: MIRToolbox frames a clip of ``N`` samples into
 paper counts 600. ``FeatureConfig.pad_end=True`` (the default) zero-pads the last
 partial window so a clip of ``T`` seconds gives ``T / 25 ms`` frames, the paper's
 count; ``pad_end=False`` reproduces MIRToolbox's framing exactly.
+
+Level: the paper's features, or loudness-normalised ones (our option)
+--------------------------------------------------------------------
+The log-mel values are absolute levels: the same recording turned down 10 dB gives every
+band 10 dB lower, and a model trained on them reads level as mood (a file's level is an
+accident of mastering and of the user's recording). ``FeatureConfig(loudness=-23.0)``
+scales every signal, after resampling and before the spectrogram, to an integrated loudness
+of −23 LUFS (ITU-R BS.1770-4 K-weighted, gated loudness, measured with ``pyloudnorm``; the
+EBU R 128 broadcast target): a global gain then changes nothing the network sees. Loudness
+*within* the song (its dynamics, its spectrum) stays. The default ``loudness=None`` keeps
+the paper's features; the setting is part of the feature-cache key and is stored with a
+trained model, so training and prediction always use the same one.
+
+Audio that carries no music is refused with an :class:`AudioError` rather than turned into
+features: a signal shorter than one input vector (50 ms), and a *near-silent* one, where
+fewer than :data:`MIN_AUDIBLE_FRACTION` of the 50 ms frames reach :data:`AUDIBLE_DBFS`
+(RMS; −70 dB is BS.1770's absolute silence gate, used here unweighted). Loudness
+normalisation also needs one 400 ms BS.1770 block.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import warnings
@@ -66,6 +85,10 @@ import numpy as np
 __all__ = [
     "AudioError",
     "FeatureConfig",
+    "AUDIBLE_DBFS",
+    "MIN_AUDIBLE_FRACTION",
+    "audible_fraction",
+    "normalize_loudness",
     "load_audio",
     "to_analysis_rate",
     "log_mel_spectrogram",
@@ -78,6 +101,13 @@ __all__ = [
 #: 13 linear bands of 66.67 Hz from 133.33 Hz, then 27 bands in steps of ×1.0711703.
 AUDITORY_TOOLBOX_FMIN = 400.0 / 3.0
 AUDITORY_TOOLBOX_FMAX = (AUDITORY_TOOLBOX_FMIN + 12 * 200.0 / 3.0) * 1.0711703**29
+
+
+#: Frame level (RMS, dB re full scale) below which a 50 ms frame counts as silent: BS.1770's
+#: absolute gate (−70), applied to the unweighted signal.
+AUDIBLE_DBFS = -70.0
+#: A signal whose audible frames are fewer than this fraction of all frames is near-silent.
+MIN_AUDIBLE_FRACTION = 0.1
 
 
 class AudioError(ValueError):
@@ -113,6 +143,10 @@ class FeatureConfig:
     pad_end : bool
         Zero-pad the last partial window so ``T`` seconds give ``T / hop`` frames (see
         the module docstring).
+    loudness : float or None
+        Integrated loudness (LUFS, ITU-R BS.1770-4) every signal is scaled to before
+        analysis, e.g. ``-23.0``; ``None`` (default, the paper's features) keeps the
+        signal's own level. See the module docstring.
     """
 
     sr: int | None = 22050
@@ -126,6 +160,14 @@ class FeatureConfig:
     frames_per_vector: int = 2
     deltas: bool = True
     pad_end: bool = True
+    loudness: float | None = None
+
+    def __post_init__(self):
+        if self.loudness is not None:
+            if not math.isfinite(float(self.loudness)) or not -70.0 < float(self.loudness) < 0.0:
+                raise ValueError(f"loudness must be a target in LUFS between -70 and 0 (e.g. -23.0), or None; "
+                                 f"got {self.loudness!r}")
+            object.__setattr__(self, "loudness", float(self.loudness))
 
     @property
     def vector_size(self) -> int:
@@ -145,8 +187,19 @@ class FeatureConfig:
         return win, hop, n_fft
 
     def to_dict(self) -> dict:
-        """Plain-dict form (used as part of the feature-cache key)."""
-        return asdict(self)
+        """Plain-dict form (part of the feature-cache key, stored with trained models).
+
+        ``loudness`` appears only when set, so the paper's configuration keeps the key (and
+        the cached features) it had before the option existed.
+        """
+        d = asdict(self)
+        if d["loudness"] is None:
+            del d["loudness"]
+        return d
+
+    def cache_key(self) -> str:
+        """The feature cache's name for input sequences of this configuration."""
+        return "mel_sequence:" + json.dumps(self.to_dict(), sort_keys=True)
 
 
 def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, int]:
@@ -187,10 +240,46 @@ def to_analysis_rate(y: np.ndarray, sr: int, config: FeatureConfig | None = None
     return librosa.resample(y, orig_sr=int(sr), target_sr=int(config.sr), res_type="soxr_hq"), int(config.sr)
 
 
+def normalize_loudness(y: np.ndarray, sr: int, target: float) -> np.ndarray:
+    """``y`` scaled to an integrated loudness of ``target`` LUFS (ITU-R BS.1770-4, ``pyloudnorm``).
+
+    Raises
+    ------
+    AudioError
+        If the signal is shorter than one 400 ms gating block, or no block reaches the
+        −70 LUFS absolute gate (nothing to measure).
+    """
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(int(sr))  # K-weighting, 400 ms blocks with 75 % overlap
+    if len(y) < meter.block_size * sr:
+        raise AudioError(f"signal of {len(y) / sr:.3f} s is shorter than one {meter.block_size * 1e3:.0f} ms "
+                         "block of the loudness measurement (ITU-R BS.1770)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        measured = meter.integrated_loudness(np.asarray(y, dtype=np.float64))
+    if not np.isfinite(measured):
+        raise AudioError("near-silent: no 400 ms block reaches the -70 LUFS gate of ITU-R BS.1770")
+    return (np.asarray(y, dtype=np.float64) * 10.0 ** ((target - measured) / 20.0)).astype(np.float32)
+
+
+def audible_fraction(y: np.ndarray, sr: int, frame_seconds: float = 0.050, hop_seconds: float = 0.025) -> float:
+    """Fraction of the 50 ms frames (25 ms hop) whose RMS level reaches :data:`AUDIBLE_DBFS`."""
+    y = np.asarray(y, dtype=np.float64)
+    win, hop = max(1, int(round(frame_seconds * sr))), max(1, int(round(hop_seconds * sr)))
+    if len(y) < win:
+        return float(np.sqrt(np.mean(y**2)) >= 10 ** (AUDIBLE_DBFS / 20)) if len(y) else 0.0
+    energy = np.concatenate([[0.0], np.cumsum(y**2)])
+    starts = np.arange(0, len(y) - win + 1, hop)
+    mean_square = (energy[starts + win] - energy[starts]) / win
+    return float(np.mean(mean_square >= 10 ** (AUDIBLE_DBFS / 10)))
+
+
 def log_mel_spectrogram(y: np.ndarray, sr: int, config: FeatureConfig | None = None) -> np.ndarray:
     """MIRToolbox-style log mel spectrogram, shape ``(n_frames, n_mels)``, in dB.
 
-    The signal is first resampled to the analysis rate ``config.sr`` (see the module docstring).
+    The signal is first resampled to the analysis rate ``config.sr`` and, with
+    ``config.loudness`` set, scaled to that integrated loudness (see the module docstring).
     """
     import librosa
     import scipy.signal
@@ -200,6 +289,8 @@ def log_mel_spectrogram(y: np.ndarray, sr: int, config: FeatureConfig | None = N
     if y.ndim != 1:
         raise AudioError(f"expected a mono signal (1-D array), got shape {y.shape}")
     y, sr = to_analysis_rate(y, sr, config)
+    if config.loudness is not None:
+        y = normalize_loudness(y, sr, config.loudness)
     win, hop, n_fft = config.frame_samples(sr)
     if config.pad_end:
         n_frames = len(y) // hop
@@ -259,7 +350,15 @@ def mel_sequence(y: np.ndarray, sr: int, config: FeatureConfig | None = None) ->
         raise AudioError("the signal contains NaN or infinite samples")
     if not np.any(y):
         raise AudioError("the signal is silent (all samples are zero)")
-    return stack_frames(log_mel_spectrogram(y, sr, config), config)
+    audible = audible_fraction(y, sr, config.frame_seconds, config.hop_seconds)
+    if audible < MIN_AUDIBLE_FRACTION:
+        raise AudioError(f"near-silent: {audible:.0%} of its {config.frame_seconds * 1e3:.0f} ms frames reach "
+                         f"{AUDIBLE_DBFS:.0f} dBFS (fewer than {MIN_AUDIBLE_FRACTION:.0%})")
+    sequence = stack_frames(log_mel_spectrogram(y, sr, config), config)
+    if len(sequence) == 0:
+        raise AudioError(f"signal of {len(y) / sr:.3f} s gives no input vector (one covers "
+                         f"{config.vector_seconds * 1e3:.0f} ms)")
+    return sequence
 
 
 def file_sequence(path: str | os.PathLike, config: FeatureConfig | None = None) -> np.ndarray:

@@ -369,7 +369,8 @@ def fit_predict_svm(
     seed: int = 0,
     groups=None,
     n_jobs: int = 1,
-) -> tuple[np.ndarray, list[dict]]:
+    return_decision: bool = False,
+):
     """Fit an RBF SVR per target (regression) or one RBF SVM (classification); predict ``X_test``.
 
     Hyper-parameters come from a grid search with ``inner_folds``-fold cross-validation on
@@ -377,8 +378,13 @@ def fit_predict_svm(
 
     Returns
     -------
-    (predictions, best_params)
+    (predictions, best_params) or (predictions, best_params, decision)
         Predictions shaped like ``y_train``'s rows; one dict of chosen parameters per target.
+        With ``return_decision=True`` also, for classification, ``(classes, values)``: the
+        SVM's one-vs-one decision values of ``X_test``, ``(n_test, n_pairs)``, columns the
+        pairs ``(a, b)`` of the sorted ``classes`` in libsvm's order (> 0 favours ``a``);
+        ``None`` for regression. Probabilities are calibrated on them
+        (:mod:`semgru_keras.calibration`).
     """
     X_train = np.asarray(X_train, dtype=np.float64)
     X_test = np.asarray(X_test, dtype=np.float64)
@@ -393,10 +399,17 @@ def fit_predict_svm(
             preds.append(search.predict(X_test))
             params.append(_plain_params(search.best_params_))
         out = np.stack(preds, axis=1)
-        return (out[:, 0] if y.ndim == 1 else out), params
+        out = out[:, 0] if y.ndim == 1 else out
+        return (out, params, None) if return_decision else (out, params)
     search = _svm_search(task, grid, inner_folds, seed, grouped, n_jobs)
     search.fit(X_train, np.asarray(y_train), groups=groups)
-    return search.predict(X_test), [_plain_params(search.best_params_)]
+    pred, params = search.predict(X_test), [_plain_params(search.best_params_)]
+    if not return_decision:
+        return pred, params
+    svc = search.best_estimator_[-1]
+    svc.decision_function_shape = "ovo"  # read at decision time only; the vote above is unchanged
+    decision = search.best_estimator_.decision_function(X_test)
+    return pred, params, (np.asarray(svc.classes_), np.asarray(decision, dtype=np.float64).reshape(len(X_test), -1))
 
 
 def _plain_params(params: Mapping) -> dict:
@@ -631,7 +644,8 @@ def _fold_outputs(f: int, task: str, y, folds, config: EvaluationConfig, sequenc
 
     Returns the fold's test/train indices and, per system, its predictions, chosen SVR/SVM
     parameters, wall time and per-stage wall times (training, embedding, SVR/SVM search,
-    prediction), plus the SE-GRU features of the held-out songs.
+    prediction), plus the SE-GRU features of the held-out songs and (classification) the
+    SVMs' one-vs-one decision values of the held-out songs.
     """
     train = np.flatnonzero(folds != f)
     test = np.flatnonzero(folds == f)
@@ -643,8 +657,15 @@ def _fold_outputs(f: int, task: str, y, folds, config: EvaluationConfig, sequenc
         seed=config.seed + f,
         groups=None if groups is None else groups[train],
         n_jobs=config.n_jobs,
+        return_decision=True,
     )
-    out: dict = {"fold": f, "test": test, "train": train, "systems": {}}
+    out: dict = {"fold": f, "test": test, "train": train, "systems": {}, "decision": {}}
+
+    def fit_svm(key: str, X_train, X_test):
+        pred, params, decision = fit_predict_svm(X_train, y_train, X_test, **svm)
+        if decision is not None:
+            out["decision"][key] = decision
+        return pred, params
 
     def stamp(stages: dict, stage: str, t0: float) -> float:
         now = time.perf_counter()
@@ -665,7 +686,7 @@ def _fold_outputs(f: int, task: str, y, folds, config: EvaluationConfig, sequenc
             t = stamp(stages, "embed", t)
         learned = np.concatenate(learned, axis=1)
         f_train, f_test = learned[: len(train)], learned[len(train) :]
-        pred, params = fit_predict_svm(f_train, y_train, f_test, **svm)
+        pred, params = fit_svm("semgru", f_train, f_test)
         stamp(stages, "svm", t)
         out["systems"]["semgru"] = (pred, params, time.perf_counter() - t0, stages)
         out["embedding"] = f_test
@@ -685,15 +706,15 @@ def _fold_outputs(f: int, task: str, y, folds, config: EvaluationConfig, sequenc
     if "handcrafted" in config.systems:
         for g, h in handcrafted.items():
             t0 = time.perf_counter()
-            pred, params = fit_predict_svm(h[train], y_train, h[test], **svm)
+            pred, params = fit_svm(f"handcrafted_{g}", h[train], h[test])
             seconds = time.perf_counter() - t0
             out["systems"][f"handcrafted_{g}"] = (pred, params, seconds, {"svm": seconds})
 
     if "fusion" in config.systems:  # after the paper's systems, which it leaves as they are
         t0 = time.perf_counter()
         h = handcrafted["combined"]
-        pred, params = fit_predict_svm(np.concatenate([f_train, h[train]], axis=1),
-                                       y_train, np.concatenate([f_test, h[test]], axis=1), **svm)
+        pred, params = fit_svm("fusion", np.concatenate([f_train, h[train]], axis=1),
+                               np.concatenate([f_test, h[test]], axis=1))
         seconds = time.perf_counter() - t0
         out["systems"]["fusion"] = (pred, params, seconds, {"svm": seconds})
     return out
@@ -711,6 +732,10 @@ def _record_fold(results: CVResults, out: dict) -> None:
         for stage, value in stages.items():
             per_stage.setdefault(stage, []).append(float(value))
     results._ci_cache.clear()
+    for key, (classes, values) in out.get("decision", {}).items():
+        stored = results.decision_values.setdefault(key, np.full((len(results.y_true), values.shape[1]), np.nan))
+        stored[test] = values
+        results.decision_classes = [str(c) for c in classes]
     if "embedding" in out:
         f_test = out["embedding"]
         if results.embedding is None:

@@ -131,6 +131,16 @@ class CVResults:
     projection : dict or None
         For one fold (``"fold"``): SE-GRU features of its training songs
         (``"train_index"``, ``"train_features"``) for the 2-D projection figure.
+    decision_values : dict of str to ndarray
+        Classification: per SVM system, the out-of-fold one-vs-one decision values of every
+        song, ``(n, n_pairs)``, from the model of the fold that held it out; the material
+        for calibrating probabilities on unseen songs (:mod:`semgru_keras.calibration`).
+    decision_classes : list of str or None
+        The classes whose pairs ``(a, b)``, ``a`` before ``b``, in libsvm's order, are the
+        columns of ``decision_values`` (the SVM's sorted classes).
+    feature_config : dict or None
+        The :class:`~semgru_keras.features.FeatureConfig` of the input sequences
+        (``to_dict()``), when the run recorded it.
     config : dict
         The :class:`EvaluationConfig` used.
     grouping : dict
@@ -161,6 +171,9 @@ class CVResults:
     n_features: dict = field(default_factory=dict)
     embedding: np.ndarray | None = None
     projection: dict | None = None
+    decision_values: dict = field(default_factory=dict)
+    decision_classes: list | None = None
+    feature_config: dict | None = None
     config: dict = field(default_factory=dict)
     grouping: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)

@@ -11,7 +11,9 @@ layer can import it):
   valence–arousal quadrants in the order Q1–Q4, :data:`QUADRANT_CLASSES`, coded as the
   corners of the valence–arousal square (paper, Section V-A, Fig. 2),
   :data:`QUADRANT_CORNERS`. Class names are case-insensitive; :data:`CLASS_ALIASES` lists
-  the accepted ones and :func:`canonical_class` maps them.
+  the accepted ones and :func:`canonical_class` maps them. What people read (tables of
+  predictions, the model card) is :data:`QUADRANT_LABELS`, ``"Q1 happy"`` … ``"Q4 relaxed"``:
+  the data sets' folder names and the paper's words together, accepted back as aliases.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ __all__ = [
     "EMOTIFY_MEANS",
     "QUADRANT_CLASSES",
     "QUADRANT_CORNERS",
+    "QUADRANT_LABELS",
     "CLASS_ALIASES",
     "canonical_class",
+    "quadrant_label",
 ]
 
 #: The nine GEMS emotion columns of Emotify, in file order (the order of Table I).
@@ -54,10 +58,14 @@ QUADRANT_CORNERS: dict[str, tuple[float, float]] = {
     "relaxed": (1.0, -1.0),
 }
 
-#: Accepted class names (lower case) → canonical class: the names and Q1–Q4.
+#: How a quadrant is shown to people: its number (the data sets' Q1–Q4) and its name.
+QUADRANT_LABELS: dict[str, str] = {c: f"Q{i} {c}" for i, c in enumerate(QUADRANT_CLASSES, start=1)}
+
+#: Accepted class names (lower case) → canonical class: the names, Q1–Q4 and the labels ("q1 happy").
 CLASS_ALIASES: dict[str, str] = {
     **{c: c for c in QUADRANT_CLASSES},
     **{f"q{i}": c for i, c in enumerate(QUADRANT_CLASSES, start=1)},
+    **{label.lower(): c for c, label in QUADRANT_LABELS.items()},
 }
 
 
@@ -69,3 +77,9 @@ def canonical_class(name: str, where: str = "") -> str:
         prefix = f"{where}: " if where else ""
         raise ValueError(f"{prefix}unknown quadrant class {name!r}; known names (any case): {known}")
     return CLASS_ALIASES[key]
+
+
+def quadrant_label(name: str) -> str:
+    """``"Q1 happy"`` … ``"Q4 relaxed"`` for any accepted name of a quadrant; other class names unchanged."""
+    key = CLASS_ALIASES.get(str(name).strip().lower())
+    return QUADRANT_LABELS[key] if key is not None else str(name)

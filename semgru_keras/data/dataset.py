@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import os
 import re
 import warnings
@@ -289,11 +288,10 @@ class Dataset:
         from ..features import FeatureConfig
 
         config = config or FeatureConfig()
-        key = "mel_sequence:" + json.dumps(config.to_dict(), sort_keys=True)
         seqs = cached_map(
             self.sources,
             functools.partial(_mel, config=config),
-            key,
+            config.cache_key(),
             ids=self.ids,
             sr=config.sr,
             cache_dir=cache_dir,
