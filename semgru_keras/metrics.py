@@ -37,7 +37,6 @@ __all__ = [
     "fold_average",
     "fold_mean_std",
     "confusion_matrix",
-    "similarity_agreement",
 ]
 
 
@@ -185,42 +184,3 @@ def fold_mean_std(scores) -> tuple[float | np.ndarray, float | np.ndarray]:
     if s.ndim == 1:
         return float(mean), float(std)
     return mean, std
-
-
-def similarity_agreement(features, annotations) -> float:
-    """Pearson's r between the songs' pairwise cosine similarities in feature and in annotation space.
-
-    One value per pair of songs ``i < j``: the off-diagonal entries of the two cosine-Gram matrices
-    of Eq. 13, ``F′F′ᵀ`` and ``A′A′ᵀ``. Eq. 13 asks the two matrices to be equal, their level
-    included; this r asks only whether pairs are ordered alike: near 1 when features are more similar
-    exactly where annotations are, near 0 for features unrelated to the annotations, whatever their
-    average similarity. (Notebook 04 uses it to tell a learned geometry from a learned level.)
-
-    Parameters
-    ----------
-    features : array-like, shape (n, d)
-    annotations : array-like, shape (n, k)
-        Annotation vectors (for classes, the class vectors of the embedding, e.g. the quadrant corners).
-
-    Raises
-    ------
-    ValueError
-        Fewer than 3 songs, different numbers of rows, a row that is all zero (no direction),
-        or similarities that are all equal (r undefined).
-    """
-    f = np.asarray(features, dtype=np.float64)
-    a = np.asarray(annotations, dtype=np.float64)
-    if f.ndim != 2 or a.ndim != 2 or len(f) != len(a):
-        raise ValueError(f"expected two (n, d) arrays with the same rows, got {f.shape} and {a.shape}")
-    if len(f) < 3:
-        raise ValueError(f"need at least 3 songs (3 pairs), got {len(f)}")
-    grams = []
-    for name, x in (("features", f), ("annotations", a)):
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        if not np.all(norms > 0):
-            raise ValueError(f"{name}: rows {np.flatnonzero(norms[:, 0] == 0)[:5].tolist()} are all zero (no direction)")
-        unit = x / norms
-        grams.append((unit @ unit.T)[np.triu_indices(len(x), k=1)])
-    if np.ptp(grams[0]) == 0 or np.ptp(grams[1]) == 0:
-        raise ValueError("all pairwise similarities are equal: their correlation is undefined")
-    return float(np.corrcoef(grams[0], grams[1])[0, 1])

@@ -81,7 +81,7 @@ from .backends import choose_backend, default_backend
 
 __all__ = ["NOTEBOOKS", "DEMO_DATASETS", "MODES", "RunSettings", "RunError", "NotebookRunError", "RunInterrupted",
            "settings", "run_notebooks", "default_backend", "notebook_dir", "notebook_parameters", "check_run",
-           "check_notebook_tools", "check_publish", "shown_path", "machine_record", "package_versions", "main"]
+           "check_notebook_tools", "check_publish", "machine_record", "package_versions", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = (
@@ -121,19 +121,6 @@ def notebook_dir() -> Path:
 
 
 NOTEBOOK_DIR = notebook_dir()
-
-
-def shown_path(path: str | Path) -> str:
-    """``path`` as a notebook prints it: relative to the project folder (``runs/synthetic-gems``), else to
-    the current folder, else ``…/<name>``, so that no output holds the absolute paths of the machine
-    that ran it."""
-    p = Path(path).expanduser().absolute()
-    for base in (project_root(), Path.cwd()):
-        try:
-            return p.relative_to(base.absolute()).as_posix()
-        except ValueError:
-            continue
-    return f"…/{p.name}"
 
 
 class RunError(ValueError):
@@ -178,12 +165,6 @@ class RunSettings:
 
     def to_dict(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
-
-    def __str__(self) -> str:
-        """One line for a notebook's output, with folders as :func:`shown_path` prints them."""
-        data = f" from {shown_path(self.data_root)}" if self.data_root else ""
-        return (f"{self.dataset}{data}: {self.mode} mode ({self.epochs} epochs, {self.n_folds} folds), seed {self.seed}; "
-                f"output folder {shown_path(self.output_dir)}")
 
 
 def settings(

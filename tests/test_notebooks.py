@@ -1,15 +1,11 @@
 """Stored notebooks as JupyterLab and the runner read them; the jax path never imports TensorFlow.
 
-Stored clean (no outputs) as git holds them, whatever a Run All left in the working tree (the nbstripout
-filter of .gitattributes, configured by `make install`, keeps outputs out of git); canonical nbformat JSON
-(what JupyterLab writes, so opening a notebook does not mark it modified), one `parameters` cell with the
-runner's parameters and backend, test markers as cell tags, checks as asserts, one import style
-(`import semgru_keras as sk`), and a solutions notebook for every lesson.
+Clean (no outputs), canonical nbformat JSON (what JupyterLab writes, so opening a notebook does not mark
+it modified), one `parameters` cell with the runner's parameters and backend, test markers as cell tags,
+checks as asserts, one import style (`import semgru_keras as sk`), and a solutions notebook for every lesson.
 """
 
-import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,41 +25,17 @@ def test_runner_knows_every_notebook():
     assert sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb")) == sorted(NOTEBOOKS)
 
 
-def stored_text(path: Path, repo: Path = REPO) -> str:
-    """Notebook ``path`` as git stores it: the index (what the next commit holds; HEAD in a fresh clone), not
-    the working-tree file, which holds outputs after a Run All in JupyterLab. The file itself outside a git
-    checkout (an unpacked archive) or for a notebook git does not track yet."""
-    try:
-        out = subprocess.run(["git", "-C", str(repo), "show", f":{path.relative_to(repo).as_posix()}"],
-                             capture_output=True, check=True, timeout=30)
-    except (OSError, subprocess.CalledProcessError):
-        return path.read_text(encoding="utf-8")
-    return out.stdout.decode("utf-8")
-
-
-def assert_stored_clean(text: str, name: str) -> None:
-    """``text`` is a notebook stored without outputs, in canonical nbformat JSON, with the kernel every
-    notebook names and no machine-specific metadata (the Python patch version)."""
-    nb = nbformat.reads(text, as_version=4)
-    nbformat.validate(nb)
-    assert text == nbformat.writes(nb) + "\n", f"{name} is not stored as nbformat writes it"
-    assert nb.metadata["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    assert {"codemirror_mode", "file_extension", "mimetype", "name", "pygments_lexer"} <= set(nb.metadata["language_info"])
-    assert "version" not in nb.metadata["language_info"], f"{name}: stored with this machine's Python version"
-    assert not {"widgets", "papermill"} & set(nb.metadata), f"{name}: stored with run metadata"
-    assert all(c.get("id") for c in nb.cells), f"{name}: cells without ids"
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), f"{name} is stored with outputs"
-    assert not [c.id for c in nb.cells if {"execution", "papermill", "scrolled", "collapsed"} & set(c.metadata)], \
-        f"{name}: cells stored with run metadata"
-
-
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
 def test_notebook_is_stored_clean_and_canonical(path):
-    text = stored_text(path)
-    assert_stored_clean(text, path.name)
+    text = path.read_text(encoding="utf-8")
     nb = nbformat.reads(text, as_version=4)
+    nbformat.validate(nb)
+    assert text == nbformat.writes(nb) + "\n", f"{path.name} is not stored as nbformat writes it"
+    assert nb.metadata["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    assert {"codemirror_mode", "file_extension", "mimetype", "name", "pygments_lexer"} <= set(nb.metadata["language_info"])
+    assert all(c.get("id") for c in nb.cells), f"{path.name}: cells without ids"
     code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name} is stored with outputs"
     assert not [c.id for c in code if "NBVAL" in c.source], "test markers belong in cell tags, not comments"
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
@@ -160,90 +132,3 @@ def test_papermill_reads_every_parameter(path):
     from semgru_keras.run import notebook_parameters
 
     assert list(inspect_notebook(str(path))) == notebook_parameters(path)
-
-
-def configure_git_filter(repo: Path) -> None:
-    """Set up the nbstripout filter in the git repository ``repo`` as `make install` does (the Makefile's
-    `git-filter` target), with this interpreter's environment."""
-    bin_dir = Path(sys.executable).parent
-    if not (bin_dir / "python").exists() or shutil.which("make") is None:
-        pytest.skip("needs `make` and an environment whose interpreter is bin/python (a venv or conda env)")
-    subprocess.run(["make", "-s", "-C", str(repo), "-f", str(REPO / "Makefile"), "git-filter", f"BIN={bin_dir}"],
-                   check=True, capture_output=True, timeout=120)
-
-
-def ran_in_jupyterlab(text: str) -> str:
-    """Notebook ``text`` as JupyterLab saves it after a Run All on another machine: outputs (text with a path,
-    a figure), execution counts, tqdm widget state, cell timing and scroll metadata, another Python patch."""
-    nb = nbformat.reads(text, as_version=4)
-    for count, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), 1):
-        cell.execution_count = count
-        cell.outputs = [
-            nbformat.v4.new_output("stream", name="stdout", text="saved in /home/student/semgru-keras/runs\n"),
-            nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
-        ]
-        cell.metadata["execution"] = {"iopub.status.idle": "2026-11-28T01:00:00.000000Z"}
-        cell.metadata["scrolled"] = True
-    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2,
-                                                                            "version_minor": 0}}
-    nb.metadata["language_info"]["version"] = "3.11.99"
-    return nbformat.writes(nb) + "\n"
-
-
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_git_stores_a_run_notebook_without_its_outputs(tmp_path):
-    """.gitattributes + `make git-filter`: a notebook saved with outputs (JupyterLab without `make lab`'s
-    config, another editor) shows no difference in `git diff`, and `git add` stores it clean. Without the filter
-    git would store the outputs. (`git status` still lists it until `git add`: git takes a changed size for a
-    change without running the filter; `make lab` therefore saves the lessons stripped, tested below.)"""
-    repo = tmp_path / "clone"
-    (repo / "notebooks").mkdir(parents=True)
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.org",
-                               *args], capture_output=True, text=True, check=True, timeout=300).stdout
-
-    git("init", "-q")
-    shutil.copy(REPO / ".gitattributes", repo / ".gitattributes")
-    names = [NOTEBOOKS[0]]  # every *.ipynb has the filter; each pass through it starts Python (seconds)
-    for name in names:
-        (repo / "notebooks" / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / "notebooks" / name).write_text(stored_text(NOTEBOOK_DIR / name), encoding="utf-8")
-    configure_git_filter(repo)
-    git("add", "-A")
-    git("commit", "-qm", "notebooks as stored")
-    for name in names:
-        path = repo / "notebooks" / name
-        path.write_text(ran_in_jupyterlab(path.read_text(encoding="utf-8")), encoding="utf-8")
-    assert git("-c", "filter.nbstripout.clean=cat", "diff", "--stat"), "the run notebooks differ from the stored ones"
-    assert git("diff", "--stat") == ""
-    git("add", "-A")
-    for name in names:
-        assert_stored_clean(git("show", f":notebooks/{name}"), name)
-    assert git("status", "--porcelain") == ""
-
-
-def lab_save_hook():
-    """The pre-save hook of `make lab` (``jupyter_server_config.py``, read as Jupyter reads it)."""
-    import runpy
-
-    from traitlets.config import Config
-
-    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
-    assert "--config=jupyter_server_config.py" in makefile.split("\nlab:")[1].split("\n\n")[0], "make lab uses the config"
-    config = runpy.run_path(str(REPO / "jupyter_server_config.py"), init_globals={"get_config": Config})
-    return config["save_without_outputs"]
-
-
-@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
-def test_jupyterlab_saves_a_run_lesson_as_git_stores_it(path):
-    """With `make lab`'s config, a notebook saved after a Run All is byte for byte the stored notebook, so
-    `git status` stays clean (git lists a file whose size changed as modified, filter or not)."""
-    hook = lab_save_hook()
-    stored = stored_text(path)
-    model = {"type": "notebook", "content": json.loads(ran_in_jupyterlab(stored))}
-    hook(model=model, path=path.relative_to(REPO).as_posix(), contents_manager=None)
-    assert nbformat.writes(nbformat.from_dict(model["content"])) + "\n" == stored
-    elsewhere = {"type": "notebook", "content": json.loads(ran_in_jupyterlab(stored))}
-    hook(model=elsewhere, path="my_work/" + path.name, contents_manager=None)
-    assert elsewhere["content"]["cells"][1]["outputs"], "a notebook outside notebooks/ keeps its outputs"
