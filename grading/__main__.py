@@ -15,7 +15,7 @@ from pathlib import Path
 
 from semgru_keras.run import machine_record
 
-from .route import DEFAULT_OUT, GradingError, build, check, find_submissions, grade, write_grades
+from .route import DEFAULT_OUT, GradingError, build, check, cpu_seconds, find_submissions, grade, write_grades
 
 
 def _load() -> str:
@@ -53,13 +53,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"grades written to {path}")
             return 0
         load_before, started = _load(), time.perf_counter()
+        cpu = cpu_seconds()
         record = check(args.out)
+        used = cpu_seconds() - cpu
         record.update(command="python -m grading check", wall_seconds=round(time.perf_counter() - started, 1),
+                      cpu_seconds=round(used, 1),
                       load_average_before=load_before, load_average_after=_load(), date=time.strftime("%Y-%m-%d"),
                       machine=machine_record())
         for name, n in record["notebooks"].items():
-            print(f"{name:15s} solution {n['solution_score']:g}/{n['possible']:g} ({n['solution_seconds']:.0f} s), "
-                  f"untouched student {n['student_score']:g}/{n['possible']:g} ({n['student_seconds']:.0f} s)")
+            print(f"{name:15s} solution {n['solution_score']:g}/{n['possible']:g} ({n['solution_seconds']:.0f} s, "
+                  f"CPU {n['solution_cpu_seconds']:.0f} s), untouched student {n['student_score']:g}/{n['possible']:g} "
+                  f"({n['student_seconds']:.0f} s, CPU {n['student_cpu_seconds']:.0f} s)")
         if args.record:
             args.record.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         for problem in record["problems"]:

@@ -20,6 +20,7 @@ import contextlib
 import csv
 import io
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -32,7 +33,7 @@ import otter.api
 import otter.assign
 
 __all__ = ["REPO", "SOLUTIONS", "DEFAULT_OUT", "Assignment", "Grade", "GradingError", "masters", "build",
-           "find_submissions", "grade", "write_grades", "check"]
+           "find_submissions", "grade", "write_grades", "check", "cpu_seconds"]
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "notebooks" / "solutions"
@@ -74,6 +75,7 @@ class Grade:
     questions: dict[str, float] = field(default_factory=dict)
     possible: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def score(self) -> float:
@@ -104,6 +106,13 @@ def _kernel_environment():
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its finished children: the kernels and whatever
+    they ran. Unlike wall time it hardly depends on what else the machine is doing."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _student_version(path: Path, name: str) -> None:
@@ -192,7 +201,7 @@ def grade(submissions: Iterable[Path], out: Path = DEFAULT_OUT, *, debug: bool =
         autograder = Path(out) / "autograder" / f"{name}.zip"
         if not autograder.is_file():
             raise GradingError(f"{submission}: no autograder {autograder} for assignment {name!r}; run `make student`")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         try:
             with _kernel_environment():
                 results = otter.api.grade_submission(str(submission.resolve()), str(autograder.resolve()),
@@ -204,7 +213,7 @@ def grade(submissions: Iterable[Path], out: Path = DEFAULT_OUT, *, debug: bool =
         scored = {name: results.get_result(name) for name in results.test_files}
         grades.append(Grade(submission, name, {q: float(t.score) for q, t in scored.items()},
                             {q: float(t.possible) for q, t in scored.items()},
-                            round(time.perf_counter() - started, 1)))
+                            round(time.perf_counter() - started, 1), round(cpu_seconds() - cpu, 1)))
     return grades
 
 
@@ -238,5 +247,6 @@ def check(out: Path = DEFAULT_OUT, assignments: Sequence[Assignment] | None = No
     for a, s, u in zip(assignments, solutions, students):
         notebooks[a.name] = {"possible": s.total, "solution_score": s.score, "student_score": u.score,
                              "solution_seconds": s.seconds, "student_seconds": u.seconds,
+                             "solution_cpu_seconds": s.cpu_seconds, "student_cpu_seconds": u.cpu_seconds,
                              "questions": {q: s.possible[q] for q in s.possible}}
     return {"notebooks": notebooks, "problems": problems}
