@@ -96,8 +96,8 @@ def _embedder(config: EvaluationConfig, class_vectors=None) -> SemanticEmbedder:
 
 
 def _inner_groups(ds: Dataset, config: EvaluationConfig):
-    """Groups for the inner searches, decided as the protocol decides for its folds."""
-    grouped = _use_groups(ds.groups, len(ds), config.n_folds, config.use_groups)
+    """Groups for the inner searches (``config.inner_folds`` folds over every song), decided by the protocol's rule."""
+    grouped = _use_groups(ds.groups, len(ds), config.inner_folds, config.use_groups)
     return np.asarray(ds.groups) if grouped else None
 
 
