@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from experiments import add_run_options, selected_variants
-from semgru_keras.console import tee_output
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "emotify"
@@ -221,6 +220,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.table and not args.data_root:
         parser.error("give --data-root (or set SEMGRU_EMOTIFY_ROOT)")
+    from semgru_keras.console import tee_output  # here: importing semgru_keras sets TF_CPP_MIN_LOG_LEVEL
+
     with tee_output(args.log):
         if args.neighbours:
             neighbours(args.data_root, args.cache_dir)

@@ -77,7 +77,6 @@ import numpy as np
 import pandas as pd
 
 from experiments import add_run_options, selected_variants
-from semgru_keras.console import tee_output
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -290,6 +289,8 @@ def main(argv=None) -> int:
     parser.add_argument("--table", action="store_true", help="only rebuild the table from saved runs")
     add_run_options(parser)
     args = parser.parse_args(argv)
+    from semgru_keras.console import tee_output  # here: importing semgru_keras sets TF_CPP_MIN_LOG_LEVEL
+
     with tee_output(args.log):
         if not args.table:
             data_root = args.data_root or (os.environ.get("SEMGRU_EMOTIFY_ROOT") if args.dataset == "emotify" else None)

@@ -51,7 +51,6 @@ import numpy as np
 import pandas as pd
 
 from experiments import add_run_options, selected_variants
-from semgru_keras.console import tee_output
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "emotify"
@@ -337,6 +336,8 @@ def main(argv=None) -> int:
     parser.add_argument("--table", action="store_true", help="only rebuild the table and figures from saved runs")
     add_run_options(parser)
     args = parser.parse_args(argv)
+    from semgru_keras.console import tee_output  # here: importing semgru_keras sets TF_CPP_MIN_LOG_LEVEL
+
     with tee_output(args.log):
         if not args.table:
             if not args.data_root:
