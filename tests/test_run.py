@@ -274,7 +274,14 @@ def test_the_wheel_ships_the_notebooks(tmp_path):
         assert f"semgru_keras/notebooks/{nb}" in names
     assert not any(name.startswith("semgru_keras/notebooks/solutions/") for name in names)
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
-    assert "Requires-Python: <3.12,>=3.11" in metadata
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+
+    declared = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["requires-python"]
+    shipped = next(line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Python:"))
+    assert SpecifierSet(shipped) == SpecifierSet(declared)  # the wheel says what pyproject.toml says
+    assert {"3.11", "3.12", "3.13"} <= {v for v in ("3.10", "3.11", "3.12", "3.13", "3.14") if v in SpecifierSet(declared)}
     assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
 
 
