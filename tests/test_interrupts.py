@@ -189,7 +189,7 @@ def test_publish_refuses_other_settings_or_other_data_unless_the_destination_is_
     assert "mode: 'quick' here, 'full' published" in capsys.readouterr().err
     assert main([*args, "--full", "-p", "epochs", "1"]) == 2
     assert "epochs: 1 here, None published" in capsys.readouterr().err
-    check_publish("synthetic-gems", None, "full", {"n_jobs": 4}, res)  # same settings and data: allowed
+    check_publish("synthetic-gems", None, "full", {"n_jobs": 4, "resume": False}, res)  # same settings and data
     check_publish("synthetic-gems", None, "quick", {"epochs": 1}, tmp_path / "new")  # a new destination
 
     other = tmp_path / "other"  # the same settings on other data (8 songs, as an 8-clip folder named like the set)
