@@ -140,7 +140,7 @@ class RunInterrupted(BaseException):
 
 
 #: Runner parameters that change how a run goes, not what it computes: never compared by :func:`check_publish`.
-HOW_PARAMETERS = ("dataset", "data_root", "output_dir", "backend", "n_jobs", "scheduler")
+HOW_PARAMETERS = ("dataset", "data_root", "output_dir", "backend", "n_jobs", "scheduler", "resume")
 #: Protocol settings in ``results.json`` that do not change the numbers.
 HOW_SETTINGS = ("n_jobs", "verbose")
 
